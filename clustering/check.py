@@ -1,0 +1,159 @@
+"""The independent checker: the specification every layout must meet.
+
+Written without the solver and without its data structures: it reads the
+layout's table, recomputes distances from the coordinates (or looks them up in
+the user's matrix by centre id), and lists every violation it finds. Every
+layout the engine returns has passed it; tests use it to judge any layout.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .layout import Layout
+from .spec import SizeRule
+
+__all__ = ["CheckReport", "check_layout"]
+
+_REL_TOL = 1e-6
+
+
+@dataclass
+class CheckReport:
+    """What the checker found; ``ok`` when there are no violations."""
+
+    violations: list[str] = field(default_factory=list)
+    recomputed_objective: float = math.nan
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def raise_if_failed(self) -> None:
+        if self.violations:
+            shown = "; ".join(self.violations[:10])
+            more = len(self.violations) - 10
+            raise AssertionError(
+                f"layout failed the checker: {shown}" + (f" (+{more} more)" if more > 0 else "")
+            )
+
+
+def check_layout(
+    layout: Layout,
+    rule: SizeRule,
+    *,
+    input_ids: Iterable[str] | None = None,
+    matrix: pd.DataFrame | None = None,
+) -> CheckReport:
+    """Verify ``layout`` against ``rule``.
+
+    Parameters
+    ----------
+    layout
+        The layout to check.
+    rule
+        Size bounds, optional weight bounds and optional fixed cluster count.
+    input_ids
+        Every centre id of the input: each must be a member of exactly one
+        cluster or excluded with a reason.
+    matrix
+        The user's cost matrix as a square frame indexed by centre id (rows:
+        member, columns: venue). Without it distances are straight lines between
+        the projected coordinates, in metres.
+    """
+    report = CheckReport()
+    bad = report.violations
+    frame = layout.centres
+    ids = frame["centre_id"].astype(str)
+    excluded_ids = layout.excluded["centre_id"].astype(str)
+
+    # nothing lost, nothing twice
+    for what, values in (("members", ids), ("excluded", excluded_ids)):
+        dup = values[values.duplicated()]
+        if len(dup):
+            bad.append(f"{len(dup)} centre(s) listed twice among {what}, e.g. {dup.iloc[0]!r}")
+    both = set(ids) & set(excluded_ids)
+    if both:
+        bad.append(f"{len(both)} centre(s) both in a cluster and excluded, e.g. {min(both)!r}")
+    empty_reason = layout.excluded["reason"].fillna("").astype(str).str.strip() == ""
+    if empty_reason.any():
+        bad.append(f"{int(empty_reason.sum())} excluded centre(s) have no reason")
+    if input_ids is not None:
+        expected = {str(i) for i in input_ids}
+        seen = set(ids) | set(excluded_ids)
+        lost = expected - seen
+        extra = seen - expected
+        if lost:
+            bad.append(
+                f"{len(lost)} input centre(s) neither clustered nor excluded, e.g. {min(lost)!r}"
+            )
+        if extra:
+            bad.append(f"{len(extra)} centre(s) not in the input, e.g. {min(extra)!r}")
+
+    if frame["cluster"].isna().any():
+        bad.append(f"{int(frame['cluster'].isna().sum())} member(s) have no cluster")
+        return report
+
+    # one venue per cluster, and it is a member
+    venues = frame[frame["is_venue"].astype(bool)]
+    per_cluster = venues.groupby("cluster").size()
+    clusters = np.sort(frame["cluster"].unique())
+    for k in clusters:
+        count = int(per_cluster.get(k, 0))
+        if count != 1:
+            bad.append(f"cluster {k} has {count} venues (needs exactly 1)")
+
+    # sizes, weights, cluster count
+    sizes = frame.groupby("cluster").size()
+    for k, size in sizes.items():
+        if not rule.min_size <= size <= rule.max_size:
+            bad.append(f"cluster {k} has {size} members, outside {rule.min_size}–{rule.max_size}")
+    if rule.size_by is not None:
+        loads = frame.groupby("cluster")[rule.size_by].sum()
+        lo = rule.min_weight if rule.min_weight is not None else -math.inf
+        hi = rule.max_weight if rule.max_weight is not None else math.inf
+        for k, load in loads.items():
+            if not lo - 1e-9 <= load <= hi + 1e-9:
+                bad.append(f"cluster {k} has {rule.size_by} {load:g}, outside {lo:g}–{hi:g}")
+    if rule.n_clusters is not None and len(clusters) != rule.n_clusters:
+        bad.append(f"{len(clusters)} clusters formed, {rule.n_clusters} were asked for")
+
+    # distances and totals, recomputed
+    if (per_cluster == 1).all() and len(per_cluster) == len(clusters):
+        venue_index = pd.Series(venues.index, index=venues["cluster"].to_numpy())
+        own_venue = venue_index.loc[frame["cluster"].to_numpy()].to_numpy()
+        if matrix is None:
+            x = frame.geometry.x.to_numpy()
+            y = frame.geometry.y.to_numpy()
+            pos = frame.index.get_indexer(own_venue)
+            recomputed = np.hypot(x - x[pos], y - y[pos])
+        else:
+            venue_ids = ids.loc[own_venue].to_numpy()
+            missing = set(ids) - set(matrix.index.astype(str))
+            if missing:
+                bad.append(f"{len(missing)} member(s) missing from the cost matrix")
+                return report
+            values = matrix.to_numpy(dtype=float)
+            rows = matrix.index.astype(str).get_indexer(ids.to_numpy())
+            cols = matrix.columns.astype(str).get_indexer(venue_ids)
+            recomputed = values[rows, cols]
+        stated = frame["distance"].to_numpy(dtype=float)
+        off = ~np.isclose(stated, recomputed, rtol=_REL_TOL, atol=0.5 if matrix is None else 1e-6)
+        if off.any():
+            i = int(np.flatnonzero(off)[0])
+            bad.append(
+                f"{int(off.sum())} member distance(s) wrong, e.g. {ids.iloc[i]!r}: "
+                f"stated {stated[i]:.3f}, recomputed {recomputed[i]:.3f}"
+            )
+        total = float(recomputed.sum())
+        report.recomputed_objective = total
+        if not math.isclose(layout.objective, total, rel_tol=_REL_TOL, abs_tol=1.0):
+            bad.append(f"objective {layout.objective:.3f} differs from the recomputed {total:.3f}")
+        if layout.lower_bound > total * (1 + _REL_TOL) + 1e-6:
+            bad.append(f"lower bound {layout.lower_bound:.3f} exceeds the objective {total:.3f}")
+    return report

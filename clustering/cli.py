@@ -1,0 +1,210 @@
+"""Command line: ``clustering form INPUT --out DIR``.
+
+User errors (bad input, impossible settings) print one line and exit with
+status 2, never a traceback. Progress goes to standard error, the summary to
+standard output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from .errors import ClusteringError, InputError
+from .export import write_outputs
+from .load import load_centres
+from .metrics import cluster_summary, distance_scale, overall_summary
+from .schemas import FIELDS
+from .solve import Progress, form_clusters
+from .spec import SizeRule
+
+__all__ = ["main"]
+
+SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
+DEFAULT_INPUT = SAMPLE / "hampshire_primary_schools_2022.csv"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="clustering",
+        description="Form compact clusters of schools, with a proven gap to the best possible.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    form = sub.add_parser(
+        "form",
+        help="form clusters from a file of centres and write the layout, tables, map and report",
+        description=(
+            "Form clusters that meet at a member school (the venue), minimising the total "
+            "travel of members to their venue, within size bounds."
+        ),
+    )
+    form.add_argument(
+        "input",
+        nargs="?",
+        type=Path,
+        help="centres: CSV (UTF-8 or cp1252), Excel, GeoJSON or GeoPackage; GIAS and Kentucky "
+        "report-card columns are recognised (default: the bundled Hampshire sample)",
+    )
+    form.add_argument("--out", type=Path, help="output folder (default: out/<input name>)")
+    size = form.add_argument_group("cluster size")
+    size.add_argument("--min-size", type=int, default=8, help="members per cluster, at least")
+    size.add_argument("--max-size", type=int, default=12, help="members per cluster, at most")
+    size.add_argument(
+        "--clusters",
+        type=int,
+        help="a fixed number of clusters (default: centres / target size, within the bounds)",
+    )
+    size.add_argument("--target-size", type=float, help="size aimed at (default: mid-bounds)")
+    size.add_argument("--size-by", help="a numeric column, e.g. pupils, to bound per cluster")
+    size.add_argument("--min-weight", type=float, help="least total of --size-by per cluster")
+    size.add_argument("--max-weight", type=float, help="most total of --size-by per cluster")
+    data = form.add_argument_group("input data")
+    data.add_argument(
+        "--distances",
+        type=Path,
+        help="travel matrix CSV: from,to,minutes (or metres/seconds/km/cost) or a square matrix",
+    )
+    data.add_argument(
+        "--column",
+        action="append",
+        default=[],
+        metavar="FIELD=COLUMN",
+        help=f"map a field to a column of the file; fields: {', '.join(FIELDS[:8])}, …",
+    )
+    data.add_argument("--crs", help="CRS of x/y columns, e.g. EPSG:27700")
+    data.add_argument("--include-closed", action="store_true", help="keep closed centres")
+    solve = form.add_argument_group("solver")
+    solve.add_argument("--time-limit", type=float, default=30.0, help="seconds (default 30)")
+    solve.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    solve.add_argument("--workers", type=int, default=2, help="CP-SAT workers (default 2)")
+    form.add_argument("--quiet", action="store_true", help="print only the summary")
+    return parser
+
+
+def _mapping(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        field, sep, column = item.partition("=")
+        if not sep or not field.strip() or not column.strip():
+            raise InputError(
+                f"--column {item!r} is not FIELD=COLUMN", fix="write e.g. --column id=URN"
+            )
+        out[field.strip()] = column.strip()
+    return out
+
+
+def _form(args: argparse.Namespace, out: Console, err: Console) -> int:
+    source = args.input or DEFAULT_INPUT
+    if args.input is None and not DEFAULT_INPUT.exists():
+        raise InputError(
+            "no input given and the bundled sample is not here",
+            fix="run `clustering form FILE` with your own file",
+        )
+    out_dir = args.out or Path("out") / Path(source).stem
+    rule = SizeRule(
+        min_size=args.min_size,
+        max_size=args.max_size,
+        n_clusters=args.clusters,
+        target_size=args.target_size,
+        size_by=args.size_by,
+        min_weight=args.min_weight,
+        max_weight=args.max_weight,
+    )
+    centres = load_centres(
+        source, columns=_mapping(args.column), crs=args.crs, include_closed=args.include_closed
+    )
+    if not args.quiet:
+        err.print(
+            f"Loaded {len(centres)} centres from {source} ({centres.schema} columns); "
+            f"{len(centres.excluded)} excluded."
+        )
+    factor, suffix = (0.001, " km") if args.distances is None else (1.0, "")
+    last = [float("inf")]
+
+    def show(event: Progress) -> None:
+        if args.quiet or (event.stage != "done" and event.objective >= last[0] - 1e-9):
+            return
+        last[0] = event.objective
+        gap = (event.objective - event.lower_bound) / event.objective if event.objective else 0
+        err.print(
+            f"{event.seconds:7.1f} s  {event.stage:<12} total {event.objective * factor:,.1f}"
+            f"{suffix}  bound {event.lower_bound * factor:,.1f}{suffix}  gap {100 * gap:.2f} %"
+        )
+
+    layout = form_clusters(
+        centres,
+        rule,
+        distances=args.distances,
+        time_limit=args.time_limit,
+        seed=args.seed,
+        workers=args.workers,
+        progress=show,
+    )
+    files = write_outputs(layout, out_dir)
+    _print_summary(layout, files, out)
+    return 0
+
+
+def _print_summary(layout, files, out: Console) -> None:
+    head = overall_summary(layout)
+    _, suffix = distance_scale(layout.unit)
+    table = Table(title="Layout", show_header=False)
+    table.add_row("centres clustered", str(head["n_centres"]))
+    table.add_row("centres excluded", f"{head['n_excluded']} (listed in excluded.csv)")
+    table.add_row(
+        "clusters", f"{head['n_clusters']} of {head['size_min']}–{head['size_max']} members"
+    )
+    table.add_row(f"total travel to venue ({suffix})", f"{head[f'total_to_venue_{suffix}']:,.1f}")
+    table.add_row(f"mean / worst ({suffix})", f"{head[f'mean_to_venue_{suffix}']:.2f} / "
+                  f"{head[f'max_to_venue_{suffix}']:.2f}")
+    factor = 0.001 if layout.unit == "m" else 1.0
+    table.add_row(f"lower bound ({suffix})", f"{layout.lower_bound * factor:,.1f}")
+    table.add_row("gap to the bound", f"{head['gap_pct']:.2f} % ({head['status']})")
+    table.add_row("checker", str(layout.stats.get("checker", "not run")))
+    table.add_row("time", f"{layout.stats.get('seconds', 0):.1f} s, seed {layout.params['seed']}")
+    out.print(table)
+    summary = cluster_summary(layout)
+    cols = [c for c in ("cluster", "venue_name", "size", "pupils", f"mean_to_venue_{suffix}",
+                        f"max_to_venue_{suffix}", "diameter_km") if c in summary.columns]
+    small = Table(title="Clusters (first 10; all in clusters.csv)")
+    for c in cols:
+        if c == "venue_name":
+            small.add_column(c, no_wrap=True, max_width=30, overflow="ellipsis")
+        else:
+            small.add_column(c.replace("_to_venue", ""), justify="right")
+    for _, row in summary.head(10).iterrows():
+        small.add_row(*[_fmt(row[c]) for c in cols])
+    out.print(small)
+    folder = Path(next(iter(files.values()))).parent
+    out.print(f"Wrote {len(files)} files to {folder}: " + ", ".join(p.name for p in files.values()))
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}" if value == value else ""
+    return str(value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = _parser().parse_args(argv)
+    out = Console()
+    err = Console(stderr=True)
+    try:
+        if args.command == "form":
+            return _form(args, out, err)
+    except ClusteringError as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        return 2
+    except KeyboardInterrupt:
+        err.print("interrupted", markup=False)
+        return 130
+    return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""Travel costs between centres: straight-line metres, or a user's matrix.
+
+``costs[i, j]`` is the cost for a member ``i`` to travel to a venue ``j``. A
+user matrix may be asymmetric (travel times) and in any unit; straight-line
+distances are always in metres, computed from projected coordinates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+
+__all__ = ["Costs", "euclidean_costs", "read_cost_matrix"]
+
+
+@dataclass(frozen=True)
+class Costs:
+    """A dense cost matrix with its unit.
+
+    Attributes
+    ----------
+    matrix
+        ``(n, n)`` float array; ``matrix[i, j]`` is member ``i`` → venue ``j``.
+    unit
+        ``"m"`` for metres, otherwise the user's unit (e.g. ``"min"``).
+    source
+        ``"euclidean"`` or the matrix file.
+    """
+
+    matrix: np.ndarray
+    unit: str = "m"
+    source: str = "euclidean"
+
+    @property
+    def n(self) -> int:
+        return int(self.matrix.shape[0])
+
+    def integer_scale(self) -> float:
+        """The factor that turns costs into integers for CP-SAT and min-cost flow.
+
+        Metres are kept to the metre; other units get two to four decimals,
+        keeping the largest scaled cost below ten million.
+        """
+        if self.unit == "m":
+            return 1.0
+        top = float(np.max(self.matrix)) if self.matrix.size else 1.0
+        scale = 10_000.0
+        while scale > 1.0 and top * scale > 1e7:
+            scale /= 10.0
+        return scale
+
+
+def euclidean_costs(xy: np.ndarray) -> Costs:
+    """Straight-line distances in metres between projected points ``xy`` (n × 2)."""
+    xy = np.asarray(xy, dtype=float)
+    diff = xy[:, None, :] - xy[None, :, :]
+    return Costs(np.sqrt((diff**2).sum(axis=2)), "m", "euclidean")
+
+
+def read_cost_matrix(
+    path: str | Path, ids: list[str], *, unit: str | None = None
+) -> tuple[Costs, list[str]]:
+    """Read a travel-time or distance matrix for the centres ``ids``.
+
+    Two layouts are accepted, as CSV:
+
+    * long: columns ``from``, ``to`` and a value column (``minutes``,
+      ``seconds``, ``metres``/``meters``, ``km`` or ``cost``);
+    * square: the first column holds ids and the header row holds the same ids.
+
+    Returns the costs for the centres found in the matrix, in the order of
+    ``ids`` restricted to those found, and the list of ids the matrix lacks
+    (the caller excludes them with a reason). Every pair among the found
+    centres must have a value.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found", file=str(path), fix="check the path")
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    cols = {c.strip().lower(): c for c in frame.columns}
+    units = {
+        "minutes": "min",
+        "min": "min",
+        "seconds": "s",
+        "metres": "m",
+        "meters": "m",
+        "km": "km",
+        "cost": "cost",
+    }
+    value_col = next((cols[c] for c in units if c in cols), None)
+    if "from" in cols and "to" in cols and value_col is not None:
+        unit = unit or units[value_col.strip().lower()]
+        return _from_long(frame, cols["from"], cols["to"], value_col, ids, unit, str(path))
+    return _from_square(frame, ids, unit or "cost", str(path))
+
+
+def _values(series: pd.Series, file: str, column: str, row_offset: int = 2) -> np.ndarray:
+    values = pd.to_numeric(series.str.strip(), errors="coerce")
+    bad = values.isna() | (values < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(
+            f"{series.iloc[i]!r} is not a non-negative number",
+            file=file,
+            row=i + row_offset,
+            column=column,
+            fix="every travel cost must be a number of zero or more",
+        )
+    return values.to_numpy(dtype=float)
+
+
+def _from_long(frame, from_col, to_col, value_col, ids, unit, file):
+    values = _values(frame[value_col], file, value_col)
+    known = set(frame[from_col].str.strip()) | set(frame[to_col].str.strip())
+    found = [i for i in ids if i in known]
+    missing = [i for i in ids if i not in known]
+    pos = {c: k for k, c in enumerate(found)}
+    n = len(found)
+    matrix = np.full((n, n), np.nan)
+    np.fill_diagonal(matrix, 0.0)
+    src = frame[from_col].str.strip().map(pos)
+    dst = frame[to_col].str.strip().map(pos)
+    keep = (src.notna() & dst.notna()).to_numpy()
+    matrix[src[keep].astype(int), dst[keep].astype(int)] = values[keep]
+    _require_complete(matrix, found, file)
+    return Costs(matrix, unit, file), missing
+
+
+def _from_square(frame, ids, unit, file):
+    id_col = frame.columns[0]
+    row_ids = frame[id_col].str.strip().tolist()
+    col_ids = [str(c).strip() for c in frame.columns[1:]]
+    if sorted(row_ids) != sorted(col_ids):
+        raise InputError(
+            "the matrix is neither long (from,to,minutes) nor square "
+            "(the first column's ids must match the header's ids)",
+            file=file,
+            fix="write one row per pair with columns from,to,minutes",
+        )
+    known = set(row_ids)
+    found = [i for i in ids if i in known]
+    missing = [i for i in ids if i not in known]
+    body = frame.iloc[:, 1:]
+    for col in body.columns:
+        _values(body[col], file, str(col))
+    full = body.apply(lambda s: pd.to_numeric(s.str.strip())).to_numpy(dtype=float)
+    r = {c: k for k, c in enumerate(row_ids)}
+    c = {c: k for k, c in enumerate(col_ids)}
+    ri = [r[i] for i in found]
+    ci = [c[i] for i in found]
+    matrix = full[np.ix_(ri, ci)]
+    return Costs(matrix, unit, file), missing
+
+
+def _require_complete(matrix: np.ndarray, ids: list[str], file: str) -> None:
+    holes = np.argwhere(np.isnan(matrix))
+    if len(holes):
+        a, b = holes[0]
+        raise InputError(
+            f"no travel cost from {ids[a]!r} to {ids[b]!r} ({len(holes)} pairs missing in all)",
+            file=file,
+            fix="give a value for every ordered pair of centres",
+        )

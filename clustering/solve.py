@@ -1,0 +1,286 @@
+"""Form clusters: the engine's one entry point.
+
+Pipeline: resolve the size rule (cheap infeasibility checks) → costs →
+construction (k-means venues + min-cost-flow assignment) → Lagrangian lower
+bound of the whole problem → improvement (CP-SAT on the whole model when it is
+small, large-neighbourhood search with exact CP-SAT re-solves otherwise) →
+the independent checker → :class:`~clustering.layout.Layout`.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import bound, cpsat, heuristic, lns
+from .check import check_layout
+from .costs import Costs, euclidean_costs, read_cost_matrix
+from .cpsat import Progress
+from .errors import InputError, SolverError
+from .layout import Layout, venue_labels
+from .load import Centres
+from .spec import SizeRule, resolve
+
+__all__ = ["Progress", "form_clusters"]
+
+#: Up to this many centres CP-SAT gets the whole model (every centre a candidate
+#: venue for every other), so its own bound is valid for the whole problem.
+FULL_MODEL_MAX = 120
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in ("clustering", "ortools", "numpy", "pandas", "geopandas", "scikit-learn"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "unknown"
+    return out
+
+
+def form_clusters(
+    centres: Centres,
+    rule: SizeRule | None = None,
+    *,
+    distances: str | Path | None = None,
+    time_limit: float = 30.0,
+    seed: int = 0,
+    workers: int = 2,
+    gap_target: float = 1e-4,
+    progress: Callable[[Progress], None] | None = None,
+) -> Layout:
+    """Form clusters of ``centres`` that meet ``rule``, minimising total travel to venues.
+
+    Every cluster meets at a venue that is one of its members; the objective is
+    the total member → venue distance (a capacitated p-median).
+
+    Parameters
+    ----------
+    centres
+        Validated centres from :func:`clustering.load_centres`.
+    rule
+        Sizes (default 8–12), optional weight bounds and cluster count.
+    distances
+        A travel-time or distance matrix file (see
+        :func:`clustering.costs.read_cost_matrix`); straight lines otherwise.
+        Centres missing from the matrix are excluded with that reason.
+    time_limit
+        Seconds for the whole solve (construction, bound and improvement).
+    seed
+        Seeds every random choice; the same inputs and seed give the same
+        layout when ``workers == 1``.
+    workers
+        CP-SAT search workers.
+    gap_target
+        Stop early once the gap to the lower bound is at most this fraction.
+    progress
+        Called with objective and bound as they improve.
+
+    Returns
+    -------
+    Layout
+        A layout that has passed :func:`clustering.check_layout`.
+
+    Raises
+    ------
+    InfeasibleError
+        The rule cannot hold for these centres (the message says why).
+    SolverError
+        No layout was found within the time limit.
+    """
+    rule = rule or SizeRule()
+    t0 = time.perf_counter()
+    input_ids = centres.frame["centre_id"].tolist() + centres.excluded["centre_id"].tolist()
+    centres, costs, matrix_frame = _costs(centres, distances)
+    if rule.size_by is not None:
+        centres = _require_weights(centres, rule.size_by)
+    frame = centres.frame
+    weights = None if rule.size_by is None else frame[rule.size_by].to_numpy(dtype=float)
+    bounds = resolve(rule, len(frame), weights)
+    scale = costs.integer_scale()
+    xy = np.column_stack([frame.geometry.x.to_numpy(), frame.geometry.y.to_numpy()])
+    stats: dict[str, Any] = {"n_centres": len(frame), "n_clusters": bounds.n_clusters}
+
+    def report(stage: str, objective: float, lower: float) -> None:
+        if progress is not None:
+            progress(Progress(time.perf_counter() - t0, objective, lower, stage))
+
+    # 1. construction
+    t = time.perf_counter()
+    venue_of = heuristic.construct(costs.matrix, xy, bounds, seed=seed, scale=scale)
+    stats["construction_seconds"] = time.perf_counter() - t
+    if venue_of is None and bounds.weights is None:
+        raise SolverError("the construction found no layout; this is a bug, please report it")
+    upper = heuristic.layout_cost(costs.matrix, venue_of) if venue_of is not None else np.inf
+    stats["construction_objective"] = upper
+
+    # 2. lower bound of the whole problem
+    t = time.perf_counter()
+    start = None if venue_of is None else costs.matrix[np.arange(len(frame)), venue_of]
+    lb = bound.lagrangian_bound(
+        costs.matrix,
+        bounds,
+        upper if np.isfinite(upper) else float(costs.matrix.max()) * len(frame),
+        start=start,
+        time_limit=max(0.5, 0.15 * time_limit),
+    )
+    lower = max(lb.value, 0.0)
+    stats.update(bound_seconds=time.perf_counter() - t, bound_iterations=lb.iterations)
+    report("construction", upper, lower)
+
+    # 3. improvement
+    remaining = time_limit - (time.perf_counter() - t0)
+    full = len(frame) <= FULL_MODEL_MAX
+    if full or venue_of is None:
+        result = cpsat.solve_cpsat(
+            costs.matrix,
+            bounds,
+            scale=scale,
+            hint=venue_of,
+            candidates=len(frame) if full else 24,
+            time_limit=max(remaining, 1.0),
+            workers=workers,
+            seed=seed,
+            lower_bound=lower,
+            stop_gap=gap_target,
+            progress=lambda e: report("cp-sat", e.objective, lower),
+        )
+        stats.update(cpsat_status=result.status, cpsat_seconds=result.seconds)
+        if result.venue_of is not None:
+            if full and result.restricted_bound is not None:
+                lower = max(lower, result.restricted_bound)
+            if venue_of is None or heuristic.layout_cost(costs.matrix, result.venue_of) < upper:
+                venue_of = result.venue_of
+        elif venue_of is None:
+            raise SolverError(
+                f"no layout found in {time_limit:g} s (CP-SAT: {result.status}); "
+                "raise the time limit or loosen the size or weight bounds"
+            )
+    else:
+        venue_of, lns_stats = lns.improve(
+            costs.matrix,
+            bounds,
+            venue_of,
+            scale=scale,
+            time_limit=max(remaining, 0.0),
+            seed=seed,
+            workers=workers,
+            lower_bound=lower,
+            stop_gap=gap_target,
+            progress=lambda e: report("lns", e.objective, lower),
+        )
+        stats.update({f"lns_{k}": v for k, v in lns_stats.items()})
+
+    # 4. the layout, checked
+    layout = _layout(
+        centres,
+        costs,
+        venue_of,
+        lower,
+        rule,
+        bounds.n_clusters,
+        seed,
+        workers,
+        time_limit,
+        gap_target,
+        distances,
+        stats,
+    )
+    stats["seconds"] = time.perf_counter() - t0
+    check = check_layout(layout, rule, input_ids=input_ids, matrix=matrix_frame)
+    check.raise_if_failed()
+    layout.objective = check.recomputed_objective
+    layout.status = "optimal" if layout.gap <= 1e-9 else "feasible"
+    stats["checker"] = "passed"
+    report("done", layout.objective, layout.lower_bound)
+    return layout
+
+
+def _costs(
+    centres: Centres, distances: str | Path | None
+) -> tuple[Centres, Costs, pd.DataFrame | None]:
+    frame = centres.frame
+    if distances is None:
+        xy = np.column_stack([frame.geometry.x.to_numpy(), frame.geometry.y.to_numpy()])
+        return centres, euclidean_costs(xy), None
+    ids = frame["centre_id"].astype(str).tolist()
+    costs, missing = read_cost_matrix(distances, ids)
+    if missing:
+        centres = centres.exclude(
+            frame["centre_id"].isin(missing).to_numpy(),
+            f"not in the travel matrix {Path(distances).name}",
+        )
+    found = centres.frame["centre_id"].astype(str).tolist()
+    if len(found) == 0:
+        raise InputError(
+            "no centre of the input appears in the matrix",
+            file=str(distances),
+            fix="use the same ids as the centres file",
+        )
+    matrix_frame = pd.DataFrame(costs.matrix, index=found, columns=found)
+    return centres, costs, matrix_frame
+
+
+def _require_weights(centres: Centres, column: str) -> Centres:
+    if column not in centres.frame.columns:
+        raise InputError(
+            f"size_by names {column!r}, which the centres do not have",
+            file=centres.source,
+            column=column,
+            fix=f"use one of {', '.join(c for c in centres.frame.columns if c != 'geometry')}",
+        )
+    values = pd.to_numeric(centres.frame[column], errors="coerce")
+    centres.frame[column] = values
+    return centres.exclude(values.isna().to_numpy(), f"no {column} value to size clusters by")
+
+
+def _layout(
+    centres,
+    costs,
+    venue_of,
+    lower,
+    rule,
+    n_clusters,
+    seed,
+    workers,
+    time_limit,
+    gap_target,
+    distances,
+    stats,
+) -> Layout:
+    frame = centres.frame.copy()
+    n = len(frame)
+    frame["cluster"] = venue_labels(venue_of, frame.geometry.x.to_numpy())
+    frame["is_venue"] = venue_of == np.arange(n)
+    frame["distance"] = costs.matrix[np.arange(n), venue_of]
+    params = {
+        "rule": rule.to_dict(),
+        "n_clusters": n_clusters,
+        "distances": str(distances) if distances is not None else "straight line (metres)",
+        "time_limit": time_limit,
+        "seed": seed,
+        "workers": workers,
+        "gap_target": gap_target,
+        "source": centres.source,
+        "schema": centres.schema,
+        "crs": frame.crs.to_string() if frame.crs is not None else None,
+        "versions": _versions(),
+    }
+    return Layout(
+        centres=frame,
+        excluded=centres.excluded.reset_index(drop=True),
+        objective=float(frame["distance"].sum()),
+        lower_bound=float(lower),
+        unit=costs.unit,
+        status="feasible",
+        params=params,
+        stats=stats,
+        source=centres.source,
+    )

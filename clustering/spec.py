@@ -1,0 +1,123 @@
+"""What a layout must satisfy, and the cheap checks that run before any solver.
+
+:class:`SizeRule` is what the user says (sizes, an optional weight, an
+optional number of clusters). :func:`resolve` turns it into the numbers the
+engine uses for ``n`` centres, or raises :class:`InfeasibleError` saying in
+plain words why no layout can exist.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .errors import InfeasibleError
+
+__all__ = ["Bounds", "SizeRule", "resolve"]
+
+
+@dataclass(frozen=True)
+class SizeRule:
+    """The size of clusters.
+
+    Parameters
+    ----------
+    min_size, max_size
+        Members per cluster, venue included ("roughly ten": 8–12).
+    n_clusters
+        A fixed number of clusters. When omitted, ``round(n / target_size)``
+        clamped to what the size bounds allow.
+    target_size
+        The size aimed at when ``n_clusters`` is omitted; defaults to the
+        middle of the size bounds.
+    size_by
+        A numeric column (e.g. ``"pupils"``) whose total per cluster must lie in
+        ``[min_weight, max_weight]``.
+    """
+
+    min_size: int = 8
+    max_size: int = 12
+    n_clusters: int | None = None
+    target_size: float | None = None
+    size_by: str | None = None
+    min_weight: float | None = None
+    max_weight: float | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Resolved numbers for one instance: sizes, weights and cluster count."""
+
+    n: int
+    min_size: int
+    max_size: int
+    n_clusters: int
+    weights: np.ndarray | None = None
+    min_weight: float = 0.0
+    max_weight: float = math.inf
+
+
+def resolve(rule: SizeRule, n: int, weights: np.ndarray | None = None) -> Bounds:
+    """Check ``rule`` against ``n`` centres (and their weights) and fix the cluster count."""
+    lo, hi = int(rule.min_size), int(rule.max_size)
+    if lo < 1:
+        raise InfeasibleError(f"the minimum cluster size must be at least 1 (got {lo})")
+    if hi < lo:
+        raise InfeasibleError(f"the maximum cluster size {hi} is below the minimum {lo}; swap them")
+    if n == 0:
+        raise InfeasibleError("there are no centres to cluster (all were excluded)")
+    k_lo, k_hi = math.ceil(n / hi), n // lo
+    reasons = f"{n} centres in clusters of {lo}–{hi}"
+    w_lo, w_hi = 0.0, math.inf
+    if rule.size_by is not None:
+        if weights is None:
+            raise InfeasibleError(f"size_by={rule.size_by!r} needs a weight for every centre")
+        w_lo = float(rule.min_weight or 0.0)
+        w_hi = float(rule.max_weight) if rule.max_weight is not None else math.inf
+        if w_hi < w_lo:
+            raise InfeasibleError(
+                f"the maximum {rule.size_by} per cluster ({w_hi:g}) is below the minimum ({w_lo:g})"
+            )
+        heavy = np.flatnonzero(weights > w_hi)
+        if len(heavy):
+            raise InfeasibleError(
+                f"{len(heavy)} centre(s) alone exceed the maximum {rule.size_by} per cluster "
+                f"({w_hi:g}); the largest has {weights[heavy].max():g}. Raise max_weight"
+            )
+        total = float(weights.sum())
+        if w_hi < math.inf:
+            k_lo = max(k_lo, math.ceil(total / w_hi - 1e-9))
+        if w_lo > 0:
+            k_hi = min(k_hi, math.floor(total / w_lo + 1e-9))
+        reasons += f" with {w_lo:g}–{w_hi:g} {rule.size_by} each ({total:g} in all)"
+    if rule.n_clusters is not None:
+        k = int(rule.n_clusters)
+        if k < 1:
+            raise InfeasibleError(f"the number of clusters must be at least 1 (got {k})")
+        if not k_lo <= k <= k_hi:
+            raise InfeasibleError(
+                f"{k} clusters are impossible for {reasons}: "
+                + _allowed(k_lo, k_hi)
+                + "; change the number of clusters or the size bounds"
+            )
+    else:
+        if k_lo > k_hi:
+            raise InfeasibleError(
+                f"no number of clusters fits {reasons}: "
+                + _allowed(k_lo, k_hi)
+                + "; widen the size bounds"
+            )
+        target = rule.target_size if rule.target_size is not None else (lo + hi) / 2
+        k = min(max(round(n / target), k_lo), k_hi)
+    return Bounds(n, lo, hi, k, weights, w_lo, w_hi)
+
+
+def _allowed(k_lo: int, k_hi: int) -> str:
+    if k_lo > k_hi:
+        return f"at least {k_lo} clusters are needed but at most {k_hi} can be filled"
+    return f"between {k_lo} and {k_hi} clusters are possible"
