@@ -159,8 +159,10 @@ def _print_summary(layout, files, out: Console) -> None:
         "clusters", f"{head['n_clusters']} of {head['size_min']}–{head['size_max']} members"
     )
     table.add_row(f"total travel to venue ({suffix})", f"{head[f'total_to_venue_{suffix}']:,.1f}")
-    table.add_row(f"mean / worst ({suffix})", f"{head[f'mean_to_venue_{suffix}']:.2f} / "
-                  f"{head[f'max_to_venue_{suffix}']:.2f}")
+    table.add_row(
+        f"mean / worst ({suffix})",
+        f"{head[f'mean_to_venue_{suffix}']:.2f} / {head[f'max_to_venue_{suffix}']:.2f}",
+    )
     factor = 0.001 if layout.unit == "m" else 1.0
     table.add_row(f"lower bound ({suffix})", f"{layout.lower_bound * factor:,.1f}")
     table.add_row("gap to the bound", f"{head['gap_pct']:.2f} % ({head['status']})")
@@ -168,8 +170,19 @@ def _print_summary(layout, files, out: Console) -> None:
     table.add_row("time", f"{layout.stats.get('seconds', 0):.1f} s, seed {layout.params['seed']}")
     out.print(table)
     summary = cluster_summary(layout)
-    cols = [c for c in ("cluster", "venue_name", "size", "pupils", f"mean_to_venue_{suffix}",
-                        f"max_to_venue_{suffix}", "diameter_km") if c in summary.columns]
+    cols = [
+        c
+        for c in (
+            "cluster",
+            "venue_name",
+            "size",
+            "pupils",
+            f"mean_to_venue_{suffix}",
+            f"max_to_venue_{suffix}",
+            "diameter_km",
+        )
+        if c in summary.columns
+    ]
     small = Table(title="Clusters (first 10; all in clusters.csv)")
     for c in cols:
         if c == "venue_name":

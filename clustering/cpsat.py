@@ -103,7 +103,9 @@ def solve_cpsat(
     t0 = time.perf_counter()
     n, p = costs.shape[0], bounds.n_clusters
     cand = candidate_venues(costs, candidates, hint)
-    unit = np.rint(costs * scale).astype(np.int64)
+    # floor: every layout's integer total is at most its true total, so the
+    # bound CP-SAT proves on integers is a valid bound on the true totals too
+    unit = np.floor(costs * scale).astype(np.int64)
 
     model = cp_model.CpModel()
     # variables: x[i, j] = centre i meets at venue j; open[j] = x[j, j]
@@ -123,7 +125,8 @@ def solve_cpsat(
             if int(j) != i:
                 model.add_implication(x[i, int(j)], is_open[int(j)])
     weights = bounds.weights
-    w_int = None if weights is None else np.rint(weights).astype(np.int64)
+    w_scale = 1 if weights is None or np.all(weights == np.round(weights)) else 100
+    w_int = None if weights is None else np.rint(weights * w_scale).astype(np.int64)
     for j in range(n):
         group = [x[i, j] for i in members_of[j]]
         size = sum(group)
@@ -132,9 +135,9 @@ def solve_cpsat(
         if w_int is not None:
             load = sum(int(w_int[i]) * x[i, j] for i in members_of[j])
             if bounds.min_weight > 0:
-                model.add(load >= int(np.ceil(bounds.min_weight)) * is_open[j])
+                model.add(load >= int(np.ceil(bounds.min_weight * w_scale)) * is_open[j])
             if np.isfinite(bounds.max_weight):
-                model.add(load <= int(np.floor(bounds.max_weight)) * is_open[j])
+                model.add(load <= int(np.floor(bounds.max_weight * w_scale)) * is_open[j])
     model.add(sum(is_open) == p)
 
     # objective

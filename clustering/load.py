@@ -275,7 +275,7 @@ def load_centres(
         status = _text(raw[mapping["status"]])
         closed = status.fillna("").str.lower().isin(closed_words)
         reasons[closed] = "closed (" + mapping["status"] + " = " + status[closed] + ")"
-    no_point = frame.geometry.isna() | frame.geometry.is_empty
+    no_point = frame.geometry.isna() | frame.geometry.is_empty | ~np.isfinite(frame.geometry.x)
     coord_cols = "/".join(_coordinate_columns(mapping, raw))
     reasons[no_point & reasons.isna()] = f"cannot be placed: no coordinates in {coord_cols}"
 

@@ -98,9 +98,9 @@ def form_clusters(
     rule = rule or SizeRule()
     t0 = time.perf_counter()
     input_ids = centres.frame["centre_id"].tolist() + centres.excluded["centre_id"].tolist()
-    centres, costs, matrix_frame = _costs(centres, distances)
     if rule.size_by is not None:
         centres = _require_weights(centres, rule.size_by)
+    centres, costs, matrix_frame = _costs(centres, distances)
     frame = centres.frame
     weights = None if rule.size_by is None else frame[rule.size_by].to_numpy(dtype=float)
     bounds = resolve(rule, len(frame), weights)

@@ -1,0 +1,222 @@
+"""The engine: pre-checks, construction, lower bound, solve, and the checker."""
+
+from __future__ import annotations
+
+import itertools
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from clustering import InfeasibleError, SizeRule, check_layout, form_clusters, load_centres
+from clustering.bound import lagrangian_bound
+from clustering.costs import euclidean_costs
+from clustering.heuristic import assign_to_venues, construct, layout_cost
+from clustering.spec import resolve
+
+
+def _centres(xy: np.ndarray, pupils: np.ndarray | None = None):
+    frame = pd.DataFrame(
+        {
+            "id": [f"c{i}" for i in range(len(xy))],
+            "x": xy[:, 0] + 450_000,
+            "y": xy[:, 1] + 130_000,
+        }
+    )
+    if pupils is not None:
+        frame["pupils"] = pupils
+    return load_centres(frame, crs="EPSG:27700")
+
+
+def _partitions(items):
+    """Every set partition of ``items`` (Bell number many)."""
+    if not items:
+        yield []
+        return
+    first, rest = items[0], items[1:]
+    for part in _partitions(rest):
+        for k in range(len(part)):
+            yield [*part[:k], [first, *part[k]], *part[k + 1 :]]
+        yield [[first], *part]
+
+
+def _brute_force(costs: np.ndarray, lo: int, hi: int, p: int) -> float:
+    best = np.inf
+    for part in _partitions(list(range(len(costs)))):
+        if len(part) != p or any(not lo <= len(b) <= hi for b in part):
+            continue
+        total = sum(costs[np.ix_(b, b)].sum(axis=0).min() for b in part)
+        best = min(best, total)
+    return float(best)
+
+
+# --- pre-checks -------------------------------------------------------------------------
+
+
+def test_resolve_default_count_aims_at_mid_size():
+    assert resolve(SizeRule(8, 12), 427).n_clusters == 43
+    assert resolve(SizeRule(8, 12, target_size=12), 427).n_clusters == 36
+
+
+@pytest.mark.parametrize(
+    ("rule", "n", "words"),
+    [
+        (SizeRule(8, 12), 13, "no number of clusters fits 13 centres"),
+        (SizeRule(8, 12, n_clusters=5), 30, "5 clusters are impossible"),
+        (SizeRule(12, 8), 30, "below the minimum"),
+        (SizeRule(0, 8), 30, "at least 1"),
+    ],
+)
+def test_resolve_explains_infeasible_rules(rule, n, words):
+    with pytest.raises(InfeasibleError, match=words):
+        resolve(rule, n)
+
+
+def test_resolve_weight_bounds_name_the_heavy_centre():
+    weights = np.array([100.0] * 20 + [900.0])
+    with pytest.raises(InfeasibleError, match=r"alone exceed the maximum pupils.*900"):
+        resolve(SizeRule(2, 5, size_by="pupils", max_weight=500), 21, weights)
+
+
+# --- construction and bound ------------------------------------------------------------
+
+
+def test_min_cost_flow_assignment_is_optimal_for_fixed_venues():
+    rng = np.random.default_rng(1)
+    xy = rng.random((9, 2)) * 1000
+    costs = euclidean_costs(xy).matrix
+    bounds = resolve(SizeRule(2, 4, n_clusters=3), 9)
+    venues = np.array([0, 1, 2])
+    got = assign_to_venues(costs, venues, bounds)
+    assert got is not None
+    best = np.inf
+    for labels in itertools.product(range(3), repeat=6):  # the six non-venues
+        sizes = np.bincount(labels, minlength=3) + 1
+        if sizes.min() >= 2 and sizes.max() <= 4:
+            best = min(best, sum(costs[3 + i, venues[k]] for i, k in enumerate(labels)))
+    assert layout_cost(costs, got) == pytest.approx(best, abs=3)  # rounding to metres
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_lower_bound_is_valid_and_solver_reaches_brute_force_optimum(seed):
+    rng = np.random.default_rng(seed)
+    xy = rng.random((8, 2)) * 5000
+    costs = euclidean_costs(xy).matrix
+    rule = SizeRule(2, 3, n_clusters=3)
+    optimum = _brute_force(costs, 2, 3, 3)
+    bounds = resolve(rule, 8)
+    start = construct(costs, xy, bounds, seed=seed)
+    lb = lagrangian_bound(costs, bounds, layout_cost(costs, start))
+    assert lb.value <= optimum + 1e-6
+    layout = form_clusters(_centres(xy), rule, time_limit=10, seed=seed, workers=1)
+    assert layout.lower_bound <= optimum + 1e-6
+    # CP-SAT works on integer metres: the optimum may differ by rounding, at most 0.5 m a centre
+    assert layout.objective == pytest.approx(optimum, abs=4.0)
+
+
+def test_weight_bounds_hold_on_real_sample():
+    centres = load_centres("data/sample/hampshire_primary_schools_2022.csv")
+    rule = SizeRule(6, 14, size_by="pupils", min_weight=1500, max_weight=3500)
+    layout = form_clusters(centres, rule, time_limit=8, seed=0)
+    report = check_layout(layout, rule)
+    assert report.ok, report.violations
+    loads = layout.centres.groupby("cluster")["pupils"].sum()
+    assert loads.between(1500, 3500).all()
+    # the two schools without a pupil count are excluded with that reason, not lost
+    no_pupils = layout.excluded[layout.excluded["reason"].str.contains("no pupils")]
+    assert len(no_pupils) == 2
+    assert len(layout.centres) + len(layout.excluded) == 520
+
+
+# --- the checker -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_layout():
+    rng = np.random.default_rng(7)
+    xy = rng.random((40, 2)) * 20_000
+    rule = SizeRule(8, 12)
+    return form_clusters(_centres(xy), rule, time_limit=5, seed=0), rule
+
+
+def test_checker_passes_a_solver_layout(small_layout):
+    layout, rule = small_layout
+    report = check_layout(layout, rule, input_ids=[f"c{i}" for i in range(40)])
+    assert report.ok, report.violations
+    assert report.recomputed_objective == pytest.approx(layout.objective)
+
+
+def _broken(layout, change):
+    copy = type(layout)(**{**layout.__dict__, "centres": layout.centres.copy()})
+    change(copy)
+    return copy
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (
+            lambda lay: lay.centres.__setitem__("distance", lay.centres["distance"] * 0.9),
+            "distance",
+        ),
+        (lambda lay: setattr(lay, "objective", lay.objective * 0.5), "objective"),
+        (lambda lay: setattr(lay, "lower_bound", lay.objective * 2), "lower bound"),
+        (lambda lay: lay.centres.__setitem__("is_venue", False), "0 venues"),
+        (lambda lay: lay.centres.__setitem__("cluster", 1), "members, outside"),
+        (lambda lay: setattr(lay, "centres", lay.centres.iloc[1:]), "neither clustered"),
+    ],
+)
+def test_checker_catches_violations(small_layout, change, words):
+    layout, rule = small_layout
+    broken = _broken(layout, change)
+    report = check_layout(broken, rule, input_ids=[f"c{i}" for i in range(40)])
+    assert not report.ok
+    assert any(words in v for v in report.violations), report.violations
+
+
+# --- properties --------------------------------------------------------------------------
+
+
+@st.composite
+def instances(draw):
+    n = draw(st.integers(min_value=6, max_value=45))
+    lo = draw(st.integers(min_value=2, max_value=6))
+    hi = draw(st.integers(min_value=lo, max_value=lo + 6))
+    if n // lo < -(-n // hi):
+        hi = n  # make the sizes admit at least one cluster count
+        lo = min(lo, n)
+    seed = draw(st.integers(min_value=0, max_value=2**16))
+    rng = np.random.default_rng(seed)
+    # clumpy points, as schools in towns are
+    towns = rng.random((3, 2)) * 40_000
+    xy = towns[rng.integers(0, 3, n)] + rng.normal(0, 2_000, (n, 2))
+    return xy, SizeRule(lo, hi), seed
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances())
+def test_any_instance_gives_a_checked_layout_with_nothing_lost(case):
+    xy, rule, seed = case
+    centres = _centres(xy)
+    layout = form_clusters(centres, rule, time_limit=2, seed=seed, workers=1)
+    ids = [f"c{i}" for i in range(len(xy))]
+    report = check_layout(layout, rule, input_ids=ids)
+    assert report.ok, report.violations
+    assert sorted(layout.assignments["centre_id"]) == sorted(ids)
+    assert 0 <= layout.lower_bound <= layout.objective + 1e-6
+    assert 0 <= layout.gap <= 1
+
+
+def test_form_clusters_is_reproducible_with_one_worker():
+    rng = np.random.default_rng(3)
+    xy = rng.random((150, 2)) * 30_000
+    a = form_clusters(_centres(xy), SizeRule(8, 12), time_limit=3, seed=5, workers=1)
+    b = form_clusters(_centres(xy), SizeRule(8, 12), time_limit=3, seed=5, workers=1)
+    assert isinstance(a.centres, gpd.GeoDataFrame)
+    assert a.params["seed"] == 5
+    assert "ortools" in a.params["versions"]
+    # LNS stops on wall-clock time, so totals may differ slightly; the construction may not
+    assert a.stats["construction_objective"] == b.stats["construction_objective"]
