@@ -78,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     data.add_argument("--crs", help="CRS of x/y columns, e.g. EPSG:27700")
     data.add_argument("--include-closed", action="store_true", help="keep closed centres")
     solve = form.add_argument_group("solver")
-    solve.add_argument("--time-limit", type=float, default=30.0, help="seconds (default 30)")
+    solve.add_argument("--time-limit", type=float, default=20.0, help="seconds (default 20)")
     solve.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     solve.add_argument("--workers", type=int, default=2, help="CP-SAT workers (default 2)")
     form.add_argument("--quiet", action="store_true", help="print only the summary")
@@ -170,25 +170,22 @@ def _print_summary(layout, files, out: Console) -> None:
     table.add_row("time", f"{layout.stats.get('seconds', 0):.1f} s, seed {layout.params['seed']}")
     out.print(table)
     summary = cluster_summary(layout)
-    cols = [
-        c
-        for c in (
-            "cluster",
-            "venue_name",
-            "size",
-            "pupils",
-            f"mean_to_venue_{suffix}",
-            f"max_to_venue_{suffix}",
-            "diameter_km",
-        )
-        if c in summary.columns
-    ]
+    names = {
+        "cluster": "cluster",
+        "venue_name": "venue",
+        "size": "size",
+        "pupils": "pupils",
+        f"mean_to_venue_{suffix}": f"mean {suffix}",
+        f"max_to_venue_{suffix}": f"worst {suffix}",
+        "diameter_km": "across km",
+    }
+    cols = [c for c in names if c in summary.columns]
     small = Table(title="Clusters (first 10; all in clusters.csv)")
     for c in cols:
         if c == "venue_name":
-            small.add_column(c, no_wrap=True, max_width=30, overflow="ellipsis")
+            small.add_column(names[c], no_wrap=True, max_width=26, overflow="ellipsis")
         else:
-            small.add_column(c.replace("_to_venue", ""), justify="right")
+            small.add_column(names[c], justify="right", no_wrap=True)
     for _, row in summary.head(10).iterrows():
         small.add_row(*[_fmt(row[c]) for c in cols])
     out.print(small)

@@ -43,14 +43,14 @@ class Costs:
     def integer_scale(self) -> float:
         """The factor that turns costs into integers for CP-SAT and min-cost flow.
 
-        Metres are kept to the metre; other units get two to four decimals,
-        keeping the largest scaled cost below ten million.
+        Metres are kept to the metre; other units get four decimals, fewer
+        (down to two) where that keeps the largest scaled cost below ten million.
         """
         if self.unit == "m":
             return 1.0
         top = float(np.max(self.matrix)) if self.matrix.size else 1.0
         scale = 10_000.0
-        while scale > 1.0 and top * scale > 1e7:
+        while scale > 100.0 and top * scale > 1e7:
             scale /= 10.0
         return scale
 

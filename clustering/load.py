@@ -439,12 +439,21 @@ def _check_area(x, y, the_crs: CRS, file, cols, rows) -> None:
     if outside.any():
         i = int(np.flatnonzero(outside)[0])
         row_index = x[known].index[i]
+        column = cols[0]
+        if cols[0] != cols[1]:
+            # blame the coordinate that leaves the CRS's projected bounds
+            to_crs = Transformer.from_crs("EPSG:4326", the_crs, always_xy=True)
+            x0, y0, x1, y1 = to_crs.transform_bounds(area.west, area.south, area.east, area.north)
+            span = max(x1 - x0, y1 - y0) * 0.1
+            x_ok = x0 - span <= x[row_index] <= x1 + span
+            y_ok = y0 - span <= y[row_index] <= y1 + span
+            column = cols[1] if x_ok and not y_ok else cols[0]
         raise InputError(
-            f"point ({x[row_index]:g}, {y[row_index]:g}) lies outside the area of "
-            f"{the_crs.name} ({area.name})",
+            f"point ({x[row_index]:g}, {y[row_index]:g}) lies outside the area where "
+            f"{the_crs.name} applies",
             file=file,
             row=int(rows[row_index]),
-            column=cols[0],
+            column=column,
             fix="check the coordinates and the coordinate system (crs)",
         )
 
