@@ -37,21 +37,119 @@ class LowerBound:
     multipliers: np.ndarray
 
 
-def _count_values(reduced: np.ndarray, lam: np.ndarray, lo: int, hi: int):
-    """Exact venue values with ``lo..hi`` members and who each venue picks."""
-    n = reduced.shape[0]
-    k = min(hi - 1, n - 1)
+def _pick(vals: np.ndarray, idx: np.ndarray, lam: np.ndarray, lo: int, hi: int):
+    """Best ``lo-1 .. hi-1`` members per venue column among candidate rows ``vals``."""
+    n = vals.shape[1]
+    k = min(hi - 1, vals.shape[0])
     if k <= 0:
         return -lam.copy(), np.empty((0, n), dtype=np.int64), np.zeros((0, n), dtype=bool)
-    idx = np.argpartition(reduced, k - 1, axis=0)[:k]
-    vals = np.take_along_axis(reduced, idx, axis=0)
-    order = np.argsort(vals, axis=0)
-    idx = np.take_along_axis(idx, order, axis=0)
-    vals = np.take_along_axis(vals, order, axis=0)
+    part = np.argpartition(vals, k - 1, axis=0)[:k]
+    top = np.take_along_axis(vals, part, axis=0)
+    order = np.argsort(top, axis=0)
+    idx = np.take_along_axis(np.take_along_axis(idx, part, axis=0), order, axis=0)
+    top = np.take_along_axis(top, order, axis=0)
     forced = np.arange(k)[:, None] < lo - 1
-    take = forced | (vals < 0)
-    values = -lam + np.where(take, vals, 0.0).sum(axis=0)
-    return values, idx, take
+    take = forced | (top < 0)
+    values = -lam + np.where(take, top, 0.0).sum(axis=0)
+    return values, idx, take & (idx >= 0)
+
+
+class _Candidates:
+    """Which members each venue's subproblem must look at, read in about ``O(k·n)``.
+
+    Each venue column keeps its ``k`` nearest other centres, evaluated exactly.
+    Any other centre ``i`` matters to venue ``j`` only if its reduced cost
+    ``cost[i, j] − λ_i`` is negative or could displace one of the members the
+    minimum size forces in. Every unlisted pair with reduced cost below a
+    threshold ``tau`` (at least 0, and at least 90 % of the venues' largest
+    forced values) is found row by row from each centre's sorted costs and
+    added. A venue whose forced values exceed ``tau`` and whose unlisted
+    members might undercut them (``beyond[j] − max λ`` is a lower bound on any
+    unlisted reduced cost) is evaluated on its whole column. The venue values
+    are therefore exact, as in the dense computation.
+    """
+
+    def __init__(self, costs: np.ndarray, k: int) -> None:
+        n = costs.shape[0]
+        masked = costs.astype(float, copy=True)
+        masked[np.arange(n), np.arange(n)] = np.inf
+        self.n, self.k = n, min(k, n - 1)
+        if self.k >= n - 1:
+            self.rows = np.argsort(masked, axis=0)[: n - 1]
+        else:
+            self.rows = np.argpartition(masked, self.k - 1, axis=0)[: self.k]
+        self.near = np.take_along_axis(masked, self.rows, axis=0)
+        self.costs = costs
+        if self.k < n - 1:
+            self.beyond = np.take_along_axis(
+                masked, np.argpartition(masked, self.k, axis=0)[self.k : self.k + 1], axis=0
+            )[0]
+            self.row_order = np.argsort(masked, axis=1).astype(np.int32)
+            row_sorted = np.take_along_axis(masked, self.row_order, axis=1)
+            # rows laid end to end, each shifted above the last, so one
+            # searchsorted counts every row's members below its threshold
+            top = float(np.max(costs)) + 1.0
+            self.cap = top + 0.5  # thresholds above every real cost, below the venue itself
+            self.shift = 2.0 * top + 4.0
+            row_sorted[~np.isfinite(row_sorted)] = top + 1.0
+            self.flat = (row_sorted + self.shift * np.arange(n)[:, None]).ravel()
+            self.listed = np.sort((self.rows.astype(np.int64) * n + np.arange(n)).ravel())
+        self.exact_columns = 0
+
+    def values(self, lam: np.ndarray, lo: int, hi: int):
+        n = self.n
+        vals = self.near - lam[self.rows]
+        if self.k >= n - 1:
+            return _pick(vals, self.rows, lam, lo, hi)
+        # the largest value the minimum size forces in, from the lists alone
+        if lo > 1:
+            forced = np.partition(vals, lo - 2, axis=0)[lo - 2]
+            tau = float(np.quantile(np.maximum(forced, 0.0), 0.9))
+        else:
+            forced, tau = np.full(n, -np.inf), 0.0
+        # every unlisted pair with reduced cost below tau, found row by row
+        extra_vals, extra_idx = self._below(lam, tau)
+        vals = np.vstack([vals, extra_vals])
+        idx = np.vstack([self.rows, extra_idx])
+        values, picked, take = _pick(vals, idx, lam, lo, hi)
+        # venues whose forced members might lie beyond both: evaluate their whole column
+        unsure = np.flatnonzero((forced > tau) & (self.beyond - lam.max() < forced))
+        self.exact_columns = len(unsure)
+        if len(unsure):
+            col = self.costs[:, unsure] - lam[:, None]
+            col[unsure, np.arange(len(unsure))] = np.inf
+            full_idx = np.broadcast_to(np.arange(n)[:, None], col.shape)
+            v2, p2, t2 = _pick(col, full_idx, lam[unsure], lo, hi)
+            values[unsure], picked[:, unsure], take[:, unsure] = v2, p2, t2
+        return values, picked, take
+
+    def _below(self, lam: np.ndarray, tau: float):
+        """Unlisted pairs ``(i, j)`` with ``cost[i, j] − λ_i < tau``, as padded columns."""
+        n = self.n
+        rows = np.arange(n)
+        limit = np.minimum(lam + tau, self.cap) + self.shift * rows
+        counts = np.searchsorted(self.flat, limit) - n * rows
+        total = int(counts.sum())
+        if total == 0:
+            return np.empty((0, n)), np.empty((0, n), dtype=np.int64)
+        i = np.repeat(rows, counts)
+        pos = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+        j = self.row_order[i, pos].astype(np.int64)
+        keys = i * n + j
+        at = np.minimum(np.searchsorted(self.listed, keys), len(self.listed) - 1)
+        keep = self.listed[at] != keys
+        i, j = i[keep], j[keep]
+        if len(i) == 0:
+            return np.empty((0, n)), np.empty((0, n), dtype=np.int64)
+        order = np.argsort(j, kind="stable")
+        i, j = i[order], j[order]
+        per = np.bincount(j, minlength=n)
+        slot = np.arange(len(j)) - np.repeat(np.cumsum(per) - per, per)
+        extra_vals = np.full((int(per.max()), n), np.inf)
+        extra_idx = np.full((int(per.max()), n), -1, dtype=np.int64)
+        extra_vals[slot, j] = self.costs[i, j] - lam[i]
+        extra_idx[slot, j] = i
+        return extra_vals, extra_idx
 
 
 def _knapsack_values(reduced: np.ndarray, lam: np.ndarray, weights: np.ndarray, cap: float):
@@ -86,6 +184,7 @@ def lagrangian_bound(
     time_limit: float = 5.0,
     max_iterations: int = 1000,
     tolerance: float = 1e-4,
+    neighbours: int | None = 80,
 ) -> LowerBound:
     """Raise ``L(λ)`` by subgradient steps for at most ``time_limit`` seconds.
 
@@ -99,22 +198,28 @@ def lagrangian_bound(
         The cost of a known layout (step sizes aim at it).
     start
         Initial multipliers, e.g. each centre's cost to its venue in a good layout.
+    neighbours
+        Candidate members read per venue (``None``: all). Fewer make each step
+        cheaper; the bound stays valid (see :class:`_Candidates`).
     """
     t0 = time.perf_counter()
     n, p = costs.shape[0], bounds.n_clusters
+    hi_size = bounds.max_size
     lam = np.array(start if start is not None else costs.min(axis=0), dtype=float)
-    reduced = costs - lam[:, None]
-    diag = np.arange(n)
-    best, best_lam, theta, stall, iterations = -np.inf, lam.copy(), 1.0, 0, 0
     weights = bounds.weights
     use_knapsack = weights is not None and np.isfinite(bounds.max_weight)
+    k = n - 1 if use_knapsack or neighbours is None else min(n - 1, max(neighbours, hi_size))
+    cand = _Candidates(costs, k)
+    reduced = costs - lam[:, None] if use_knapsack else None
+    diag = np.arange(n)
+    best, best_lam, theta, stall, iterations = -np.inf, lam.copy(), 1.0, 0, 0
     for it in range(1, max_iterations + 1):
         iterations = it
-        reduced[:] = costs
-        reduced -= lam[:, None]
-        reduced[diag, diag] = np.inf
-        values, idx, take = _count_values(reduced, lam, bounds.min_size, bounds.max_size)
+        values, idx, take = cand.values(lam, bounds.min_size, bounds.max_size)
         if use_knapsack:
+            reduced[:] = costs
+            reduced -= lam[:, None]
+            reduced[diag, diag] = np.inf
             values = np.maximum(values, _knapsack_values(reduced, lam, weights, bounds.max_weight))
         opened = np.argpartition(values, p - 1)[:p] if p < n else np.arange(n)
         value = lam.sum() + values[opened].sum()

@@ -86,6 +86,7 @@ def solve_cpsat(
     lower_bound: float = 0.0,
     stop_gap: float = 1e-4,
     progress: Callable[[Progress], None] | None = None,
+    linearization_level: int = 2,
 ) -> CpSatResult:
     """Solve the restricted capacitated p-median with CP-SAT.
 
@@ -99,6 +100,10 @@ def solve_cpsat(
         How many nearest venues each centre may join.
     lower_bound
         A valid bound (cost units) used for progress and to stop at ``stop_gap``.
+    linearization_level
+        2 gives CP-SAT the full LP relaxation, which is strong for p-median
+        models: on Hampshire neighbourhoods of 4–5 clusters it proved optimality
+        about 6× faster than the default with one worker.
     """
     t0 = time.perf_counter()
     n, p = costs.shape[0], bounds.n_clusters
@@ -151,6 +156,7 @@ def solve_cpsat(
     solver.parameters.max_time_in_seconds = max(0.1, float(time_limit))
     solver.parameters.num_workers = int(workers)
     solver.parameters.random_seed = int(seed)
+    solver.parameters.linearization_level = int(linearization_level)
     watcher = _Watcher(scale, lower_bound, stop_gap, progress, t0)
     status = solver.solve(model, watcher)
     name = solver.status_name(status)

@@ -5,22 +5,40 @@ cost), free their members, and let CP-SAT re-form the same number of clusters
 from them with every member a candidate venue. A better sub-layout replaces
 the old one; the rest of the layout is untouched, so every step keeps the
 layout valid and never makes it worse. Neighbourhoods whose clusters have not
-changed since they were last solved are skipped.
+changed since they were last solved are skipped; when no neighbourhood
+improves, they grow by one cluster.
+
+Each re-solve runs CP-SAT with one worker and the full LP relaxation
+(``linearization_level=2``), which proves these small p-median problems
+optimal in well under a second; with ``workers`` cores, that many disjoint
+neighbourhoods are re-solved at once in threads (CP-SAT releases the GIL).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from .cpsat import Progress, solve_cpsat
 from .heuristic import layout_cost
-from .mip import solve_mip
 from .spec import Bounds
 
 __all__ = ["improve"]
+
+
+def _sub_bounds(bounds: Bounds, members: np.ndarray, m: int) -> Bounds:
+    return Bounds(
+        len(members),
+        bounds.min_size,
+        bounds.max_size,
+        m,
+        None if bounds.weights is None else bounds.weights[members],
+        bounds.min_weight,
+        bounds.max_weight,
+    )
 
 
 def improve(
@@ -33,19 +51,18 @@ def improve(
     seed: int = 0,
     workers: int = 2,
     clusters_per_move: int = 4,
-    candidates: int | None = None,
+    max_clusters_per_move: int = 8,
     move_time: float = 2.0,
     lower_bound: float = 0.0,
     stop_gap: float = 1e-4,
     progress: Callable[[Progress], None] | None = None,
-    solver: str = "mip",
 ) -> tuple[np.ndarray, dict]:
     """Improve ``venue_of`` by exact re-solves of neighbouring clusters.
 
-    ``solver`` is ``"mip"`` (OR-Tools' bundled HiGHS, the default: it proves
-    these small p-median neighbourhoods optimal several times faster) or
-    ``"cp-sat"``. Returns the improved ``venue_of`` and counts (moves tried,
-    moves improved).
+    Neighbourhoods start at ``clusters_per_move`` clusters; when a whole pass
+    finds nothing better they grow by one, up to ``max_clusters_per_move``.
+    Returns the improved ``venue_of`` and counts (moves tried, moves that
+    improved, passes over all clusters).
     """
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
@@ -55,84 +72,91 @@ def improve(
     m = min(clusters_per_move, bounds.n_clusters)
     if m < 2:
         return venue_of, stats
-    # version counters per venue: a neighbourhood is worth re-solving only if it changed
+    workers = max(1, int(workers))
+    # a neighbourhood is worth re-solving only if one of its clusters changed since
     changed_at: dict[int, int] = {int(v): 0 for v in np.unique(venue_of)}
     tried: dict[tuple[int, ...], int] = {}
     step = 0
-    while time.perf_counter() - t0 < time_limit:
-        stats["passes"] += 1
-        venues = np.unique(venue_of)
-        between = costs[np.ix_(venues, venues)] + costs[np.ix_(venues, venues)].T
-        progress_made = False
-        for a in rng.permutation(len(venues)):
-            if time.perf_counter() - t0 >= time_limit:
-                break
-            if cost - lower_bound <= stop_gap * cost:
-                return venue_of, stats
-            if venues[a] not in changed_at:  # closed by an earlier move in this pass
-                continue
-            near = np.argsort(between[a], kind="stable")[:m]
-            group = tuple(sorted(int(venues[k]) for k in near))
-            if any(v not in changed_at for v in group):
-                continue
-            version = max(changed_at[v] for v in group)
-            if tried.get(group, -1) >= version:
-                continue
-            tried[group] = version
-            members = np.flatnonzero(np.isin(venue_of, group))
-            local = {int(c): k for k, c in enumerate(members)}
-            sub_costs = costs[np.ix_(members, members)]
-            sub_bounds = Bounds(
-                len(members),
-                bounds.min_size,
-                bounds.max_size,
-                m,
-                None if bounds.weights is None else bounds.weights[members],
-                bounds.min_weight,
-                bounds.max_weight,
-            )
-            hint = np.array([local[int(v)] for v in venue_of[members]])
-            before = layout_cost(sub_costs, hint)
-            remaining = time_limit - (time.perf_counter() - t0)
-            limit = min(move_time, max(remaining, 0.05))
-            if solver == "mip":
-                found = solve_mip(
-                    sub_costs,
-                    sub_bounds,
-                    scale=scale,
-                    hint=hint,
-                    time_limit=limit,
-                    candidates=candidates,
-                )
-            else:
-                found = solve_cpsat(
-                    sub_costs,
-                    sub_bounds,
-                    scale=scale,
-                    hint=hint,
-                    candidates=candidates or len(members),
-                    time_limit=limit,
-                    workers=workers,
-                    seed=seed + step,
-                ).venue_of
-            step += 1
-            stats["moves"] += 1
-            if found is None:
-                continue
-            after = layout_cost(sub_costs, found)
-            if after < before - 1e-6 * max(before, 1.0):
-                for v in group:
-                    changed_at.pop(v, None)
-                new_venues = members[found]
-                venue_of[members] = new_venues
-                for v in np.unique(new_venues):
-                    changed_at[int(v)] = step
-                cost += after - before
-                stats["improving_moves"] += 1
-                progress_made = True
-                if progress is not None:
-                    progress(Progress(time.perf_counter() - t0, cost, lower_bound, "lns"))
-        if not progress_made:
-            break
+
+    def left() -> float:
+        return time_limit - (time.perf_counter() - t0)
+
+    def solve(members: np.ndarray, hint: np.ndarray, k: int, sub_seed: int, limit: float):
+        sub = costs[np.ix_(members, members)]
+        result = solve_cpsat(
+            sub,
+            _sub_bounds(bounds, members, k),
+            scale=scale,
+            hint=hint,
+            candidates=len(members),
+            time_limit=limit,
+            workers=1,
+            seed=sub_seed,
+        )
+        return sub, result.venue_of
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        while left() > 0:
+            stats["passes"] += 1
+            venues = np.unique(venue_of)
+            between = costs[np.ix_(venues, venues)] + costs[np.ix_(venues, venues)].T
+            queue = [int(a) for a in rng.permutation(len(venues))]
+            improved_in_pass = False
+            while queue and left() > 0:
+                if cost - lower_bound <= stop_gap * cost:
+                    stats["seconds"] = time.perf_counter() - t0
+                    return venue_of, stats
+                # up to `workers` disjoint neighbourhoods that changed since last tried
+                batch: list[tuple[int, ...]] = []
+                busy: set[int] = set()
+                while queue and len(batch) < workers:
+                    a = queue.pop()
+                    near = np.argsort(between[a], kind="stable")[:m]
+                    group = tuple(sorted(int(venues[k]) for k in near))
+                    if any(v not in changed_at for v in group) or busy & set(group):
+                        continue
+                    version = max(changed_at[v] for v in group)
+                    if tried.get(group, -1) >= version:
+                        continue
+                    tried[group] = version
+                    batch.append(group)
+                    busy.update(group)
+                if not batch:
+                    break
+                jobs = []
+                for group in batch:
+                    members = np.flatnonzero(np.isin(venue_of, group))
+                    local = {int(c): k for k, c in enumerate(members)}
+                    hint = np.array([local[int(v)] for v in venue_of[members]])
+                    limit = min(move_time, max(left(), 0.05))
+                    future = pool.submit(solve, members, hint, m, seed + step, limit)
+                    jobs.append((group, members, hint, future))
+                    step += 1
+                for group, members, hint, future in jobs:
+                    sub, found = future.result()
+                    stats["moves"] += 1
+                    if found is None:
+                        continue
+                    before, after = layout_cost(sub, hint), layout_cost(sub, found)
+                    if after >= before - 1e-6 * max(before, 1.0):
+                        continue
+                    for v in group:
+                        changed_at.pop(v, None)
+                    new_venues = members[found]
+                    venue_of[members] = new_venues
+                    for v in np.unique(new_venues):
+                        changed_at[int(v)] = step
+                    cost += after - before
+                    stats["improving_moves"] += 1
+                    improved_in_pass = True
+                    if progress is not None:
+                        progress(Progress(time.perf_counter() - t0, cost, lower_bound, "lns"))
+            if not improved_in_pass:
+                # a local optimum for this neighbourhood size: widen it
+                if m >= min(max_clusters_per_move, bounds.n_clusters):
+                    break
+                m += 1
+                tried.clear()
+                stats["clusters_per_move"] = m
     stats["seconds"] = time.perf_counter() - t0
     return venue_of, stats

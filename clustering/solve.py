@@ -129,7 +129,7 @@ def form_clusters(
         bounds,
         upper if np.isfinite(upper) else float(costs.matrix.max()) * len(frame),
         start=start,
-        time_limit=max(0.5, 0.15 * time_limit),
+        time_limit=max(0.5, 0.2 * time_limit),
     )
     lower = max(lb.value, 0.0)
     stats.update(bound_seconds=time.perf_counter() - t, bound_iterations=lb.iterations)
@@ -178,7 +178,19 @@ def form_clusters(
         )
         stats.update({f"lns_{k}": v for k, v in lns_stats.items()})
 
-    # 4. the layout, checked
+    # 4. time left over (the search converged early) tightens the bound
+    remaining = time_limit - (time.perf_counter() - t0)
+    upper = heuristic.layout_cost(costs.matrix, venue_of)
+    if remaining > 0.5 and upper - lower > gap_target * upper:
+        more = bound.lagrangian_bound(
+            costs.matrix, bounds, upper, start=lb.multipliers, time_limit=remaining - 0.3
+        )
+        if more.value > lower:
+            lower = more.value
+            report("bound", upper, lower)
+        stats["bound_iterations"] += more.iterations
+
+    # 5. the layout, checked
     layout = _layout(
         centres,
         costs,

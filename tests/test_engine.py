@@ -220,3 +220,63 @@ def test_form_clusters_is_reproducible_with_one_worker():
     assert "ortools" in a.params["versions"]
     # LNS stops on wall-clock time, so totals may differ slightly; the construction may not
     assert a.stats["construction_objective"] == b.stats["construction_objective"]
+
+
+# --- sparse bound and travel matrices -----------------------------------------------------
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    n=st.integers(30, 120),
+    lo=st.integers(1, 6),
+    spread=st.floats(0.0, 3.0),
+)
+def test_sparse_venue_values_equal_dense_ones(seed, n, lo, spread):
+    from clustering.bound import _Candidates
+
+    rng = np.random.default_rng(seed)
+    xy = np.vstack([rng.normal(0, 1000, (n // 2, 2)), rng.random((n - n // 2, 2)) * 50_000])
+    costs = euclidean_costs(xy).matrix
+    # multipliers from tiny to far larger than typical member-venue costs, with a
+    # heavy tail (remote centres) that reaches venues beyond each venue's list
+    lam = rng.random(n) * 5000 * spread
+    remote = rng.random(n) < 0.15
+    lam[remote] = rng.random(remote.sum()) * 60_000 * spread
+    hi = lo + 4
+    dense = _Candidates(costs, n - 1).values(lam, lo, hi)[0]
+    sparse = _Candidates(costs, 12).values(lam, lo, hi)[0]
+    np.testing.assert_allclose(sparse, dense, rtol=1e-9, atol=1e-6)
+
+
+def test_travel_matrix_drives_layout_and_checker(tmp_path):
+    rng = np.random.default_rng(11)
+    xy = rng.random((30, 2)) * 20_000
+    centres = _centres(xy)
+    ids = [f"c{i}" for i in range(30)]
+    # asymmetric minutes: uphill is slower; c29 is missing from the matrix
+    rows = []
+    for a in range(29):
+        for b in range(29):
+            if a != b:
+                d = float(np.hypot(*(xy[a] - xy[b]))) / 500.0
+                rows.append((ids[a], ids[b], round(d * (1.2 if a < b else 1.0), 2)))
+    matrix = tmp_path / "minutes.csv"
+    pd.DataFrame(rows, columns=["from", "to", "minutes"]).to_csv(matrix, index=False)
+    rule = SizeRule(4, 8)
+    layout = form_clusters(centres, rule, distances=matrix, time_limit=5, seed=0)
+    assert layout.unit == "min"
+    assert list(layout.excluded["centre_id"]) == ["c29"]
+    assert "not in the travel matrix" in layout.excluded["reason"].iloc[0]
+    square = pd.DataFrame(0.0, index=ids[:29], columns=ids[:29])
+    for a, b, value in rows:
+        square.loc[a, b] = value
+    report = check_layout(layout, rule, input_ids=ids, matrix=square)
+    assert report.ok, report.violations
+    # distances are the matrix's member -> venue minutes, not straight lines
+    venue = layout.centres.set_index("centre_id")
+    member = layout.centres[~layout.centres["is_venue"]].iloc[0]
+    venue_id = layout.centres[
+        layout.centres["is_venue"] & (layout.centres["cluster"] == member["cluster"])
+    ]["centre_id"].iloc[0]
+    assert venue.loc[member["centre_id"], "distance"] == square.loc[member["centre_id"], venue_id]
