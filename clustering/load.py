@@ -260,6 +260,8 @@ def load_centres(
     for attr in CATEGORICAL_ATTRIBUTES:
         if attr in mapping:
             text = _text(raw[mapping[attr]])
+            if schema is not None and schema.none_values:
+                text = text.where(~text.isin(schema.none_values), "none")
             out[attr] = text.where(~text.isin(missing), None)
     if schema is not None and schema.derive is not None:
         for attr, values in schema.derive(raw).items():

@@ -568,6 +568,7 @@ def _table(frame: pd.DataFrame) -> dict[str, Any]:
 
 def _headline(layout: Layout, overall: dict[str, Any]) -> list[dict[str, str]]:
     suffix = overall["distance_unit"]
+    factor, _ = distance_scale(layout.unit)
 
     def dist(key: str) -> str:
         value = overall.get(f"{key}_{suffix}")
@@ -588,13 +589,13 @@ def _headline(layout: Layout, overall: dict[str, Any]) -> list[dict[str, str]]:
         {"label": "Mean travel to venue", "value": dist("mean_to_venue"), "cls": ""},
         {"label": "Longest travel to venue", "value": dist("max_to_venue"), "cls": ""},
         {
-            "label": "Objective",
-            "value": f"{layout.objective:,.1f} {layout.unit}",
+            "label": "Objective (total to venue)",
+            "value": f"{layout.objective * factor:,.1f} {suffix}",
             "cls": "",
         },
         {
             "label": "Lower bound (proven)",
-            "value": f"{layout.lower_bound:,.1f} {layout.unit}",
+            "value": f"{layout.lower_bound * factor:,.1f} {suffix}",
             "cls": "",
         },
         {"label": "Gap", "value": f"{100.0 * layout.gap:.2f} %", "cls": ""},

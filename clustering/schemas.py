@@ -80,7 +80,10 @@ class Schema:
     crs: str | None = None
     closed_values: tuple[str, ...] = ()
     derive: Callable[[pd.DataFrame], dict[str, pd.Series]] | None = None
+    #: cells that mean "no value" (numbers suppressed, not entered)
     missing_values: tuple[str, ...] = field(default=())
+    #: categorical cells that mean "none" (no religious character, no diocese)
+    none_values: tuple[str, ...] = field(default=())
 
 
 _GRADE = {"preschool": -1, "pk": -1, "entry": 0, "k": 0, "kindergarten": 0}
@@ -154,7 +157,8 @@ GIAS = Schema(
     crs="EPSG:27700",
     closed_values=("closed",),
     derive=_gias_phase,
-    missing_values=("Not applicable", "Does not apply", "None", "SUPP", "NE"),
+    missing_values=("SUPP", "NE", "Not applicable", "Does not apply"),
+    none_values=("Not applicable", "Does not apply", "None"),
 )
 
 KENTUCKY = Schema(
