@@ -13,6 +13,7 @@ from .export import write_outputs
 from .layout import Layout
 from .load import Centres, load_centres
 from .metrics import cluster_summary, overall_summary
+from .scenario import Scenario, load_scenario, run_scenario, scenario_to_toml
 from .solve import Progress, form_clusters
 from .spec import SizeRule
 
@@ -24,13 +25,17 @@ __all__ = [
     "InputError",
     "Layout",
     "Progress",
+    "Scenario",
     "SizeRule",
     "SolverError",
     "check_layout",
     "cluster_summary",
     "form_clusters",
     "load_centres",
+    "load_scenario",
     "overall_summary",
+    "run_scenario",
+    "scenario_to_toml",
     "write_outputs",
 ]
 __version__ = "0.1.0"

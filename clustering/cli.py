@@ -18,9 +18,9 @@ from .errors import ClusteringError, InputError
 from .export import write_outputs
 from .load import load_centres
 from .metrics import cluster_summary, distance_scale, overall_summary
+from .scenario import Scenario, load_scenario, scenario_to_toml
 from .schemas import FIELDS
 from .solve import Progress, form_clusters
-from .spec import SizeRule
 
 __all__ = ["main"]
 
@@ -50,9 +50,14 @@ def _parser() -> argparse.ArgumentParser:
         "report-card columns are recognised (default: the bundled Hampshire sample)",
     )
     form.add_argument("--out", type=Path, help="output folder (default: out/<input name>)")
+    form.add_argument(
+        "--scenario",
+        type=Path,
+        help="a scenario TOML file (data, sizes, solver); flags given here override it",
+    )
     size = form.add_argument_group("cluster size")
-    size.add_argument("--min-size", type=int, default=8, help="members per cluster, at least")
-    size.add_argument("--max-size", type=int, default=12, help="members per cluster, at most")
+    size.add_argument("--min-size", type=int, help="members per cluster, at least (default 8)")
+    size.add_argument("--max-size", type=int, help="members per cluster, at most (default 12)")
     size.add_argument(
         "--clusters",
         type=int,
@@ -76,11 +81,13 @@ def _parser() -> argparse.ArgumentParser:
         help=f"map a field to a column of the file; fields: {', '.join(FIELDS[:8])}, …",
     )
     data.add_argument("--crs", help="CRS of x/y columns, e.g. EPSG:27700")
-    data.add_argument("--include-closed", action="store_true", help="keep closed centres")
+    data.add_argument(
+        "--include-closed", action="store_true", default=None, help="keep closed centres"
+    )
     solve = form.add_argument_group("solver")
-    solve.add_argument("--time-limit", type=float, default=20.0, help="seconds (default 20)")
-    solve.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    solve.add_argument("--workers", type=int, default=2, help="CP-SAT workers (default 2)")
+    solve.add_argument("--time-limit", type=float, help="seconds (default 20)")
+    solve.add_argument("--seed", type=int, help="random seed (default 0)")
+    solve.add_argument("--workers", type=int, help="CP-SAT workers (default 2)")
     form.add_argument("--quiet", action="store_true", help="print only the summary")
     return parser
 
@@ -97,32 +104,54 @@ def _mapping(items: list[str]) -> dict[str, str]:
     return out
 
 
-def _form(args: argparse.Namespace, out: Console, err: Console) -> int:
-    source = args.input or DEFAULT_INPUT
-    if args.input is None and not DEFAULT_INPUT.exists():
-        raise InputError(
-            "no input given and the bundled sample is not here",
-            fix="run `clustering form FILE` with your own file",
-        )
-    out_dir = args.out or Path("out") / Path(source).stem
-    rule = SizeRule(
-        min_size=args.min_size,
-        max_size=args.max_size,
-        n_clusters=args.clusters,
-        target_size=args.target_size,
-        size_by=args.size_by,
-        min_weight=args.min_weight,
-        max_weight=args.max_weight,
+def _scenario(args: argparse.Namespace) -> Scenario:
+    """The scenario file (if any) with the command line's flags on top."""
+    base = load_scenario(args.scenario) if args.scenario else Scenario()
+    scenario = base.with_overrides(
+        centres=None if args.input is None else str(args.input),
+        distances=None if args.distances is None else str(args.distances),
+        crs=args.crs,
+        include_closed=args.include_closed,
+        time_limit=args.time_limit,
+        seed=args.seed,
+        workers=args.workers,
+        columns={**base.columns, **_mapping(args.column)} if args.column else None,
+        sizes={
+            "min_size": args.min_size,
+            "max_size": args.max_size,
+            "n_clusters": args.clusters,
+            "target_size": args.target_size,
+            "size_by": args.size_by,
+            "min_weight": args.min_weight,
+            "max_weight": args.max_weight,
+        },
     )
+    if scenario.centres is None:
+        if not DEFAULT_INPUT.exists():
+            raise InputError(
+                "no input given and the bundled sample is not here",
+                fix="run `clustering form FILE` with your own file",
+            )
+        scenario = scenario.with_overrides(centres=str(DEFAULT_INPUT))
+    return scenario
+
+
+def _form(args: argparse.Namespace, out: Console, err: Console) -> int:
+    scenario = _scenario(args)
+    source = scenario.centres
+    out_dir = args.out or Path("out") / Path(source).stem
     centres = load_centres(
-        source, columns=_mapping(args.column), crs=args.crs, include_closed=args.include_closed
+        source,
+        columns=scenario.columns or None,
+        crs=scenario.crs,
+        include_closed=scenario.include_closed,
     )
     if not args.quiet:
         err.print(
             f"Loaded {len(centres)} centres from {source} ({centres.schema} columns); "
             f"{len(centres.excluded)} excluded."
         )
-    factor, suffix = (0.001, " km") if args.distances is None else (1.0, "")
+    factor, suffix = (0.001, " km") if scenario.distances is None else (1.0, "")
     last = [float("inf")]
 
     def show(event: Progress) -> None:
@@ -137,14 +166,17 @@ def _form(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     layout = form_clusters(
         centres,
-        rule,
-        distances=args.distances,
-        time_limit=args.time_limit,
-        seed=args.seed,
-        workers=args.workers,
+        scenario.sizes,
+        distances=scenario.distances,
+        time_limit=scenario.time_limit,
+        seed=scenario.seed,
+        workers=scenario.workers,
+        gap_target=scenario.gap_target,
         progress=show,
     )
     files = write_outputs(layout, out_dir)
+    files["scenario"] = Path(out_dir) / "scenario.toml"
+    files["scenario"].write_text(scenario_to_toml(scenario, relative_to=out_dir), encoding="utf-8")
     _print_summary(layout, files, out)
     return 0
 

@@ -167,10 +167,11 @@ def construct(
 def repair_weights(
     costs: np.ndarray, venue_of: np.ndarray, bounds: Bounds, *, max_moves: int | None = None
 ) -> np.ndarray | None:
-    """Move centres between neighbouring clusters until every cluster's weight fits.
+    """Move or swap centres between neighbouring clusters until every weight fits.
 
-    Greedy: at each step take the cheapest single move that reduces the total
-    weight violation without breaking the count bounds.
+    Greedy: at each step take the single move, or the swap of two centres,
+    that removes weight violation at the least added travel per unit removed,
+    without breaking the count bounds.
     Returns the repaired ``venue_of`` or ``None`` if it gets stuck.
     """
     w = bounds.weights
@@ -193,34 +194,62 @@ def repair_weights(
         bad = np.flatnonzero(excess(load) > 1e-9)
         if len(bad) == 0:
             return venues[label]
-        best = None  # (delta_cost, -gain, kind, i, j_or_target)
+        best = None  # (cost per unit of violation removed, movers out of a, movers out of b, a, b)
         for a in bad:
-            members = np.flatnonzero((label == a) & ~is_venue)
-            targets = np.argsort(costs[venues[a], venues])[1:9]
-            for b in targets:
-                # single moves a -> b, or b -> a when a is too light
-                for src, dst in ((a, b), (b, a)):
+            for b in np.argsort(costs[venues[a], venues])[1:9]:
+                in_a = np.flatnonzero((label == a) & ~is_venue)
+                in_b = np.flatnonzero((label == b) & ~is_venue)
+                before = excess(load[a]) + excess(load[b])
+                va, vb = venues[a], venues[b]
+                # single moves a -> b and b -> a, within the count bounds
+                for src, dst, movers, sign in ((a, b, in_a, 1), (b, a, in_b, -1)):
                     if count[src] - 1 < bounds.min_size or count[dst] + 1 > bounds.max_size:
                         continue
-                    movers = members if src == a else np.flatnonzero((label == b) & ~is_venue)
                     if len(movers) == 0:
                         continue
-                    before = excess(load[src]) + excess(load[dst])
-                    after = excess(load[src] - w[movers]) + excess(load[dst] + w[movers])
-                    gain = before - after
+                    shift = sign * w[movers]  # weight leaving a
+                    gain = before - excess(load[a] - shift) - excess(load[b] + shift)
                     delta = costs[movers, venues[dst]] - costs[movers, venues[src]]
+                    best = _better(best, delta, gain, movers, src, a, b)
+                # swaps: i leaves a for b while k leaves b for a (counts unchanged)
+                if len(in_a) and len(in_b):
+                    shift = w[in_a][:, None] - w[in_b][None, :]
+                    gain = before - excess(load[a] - shift) - excess(load[b] + shift)
+                    delta = (
+                        costs[in_a, vb][:, None]
+                        - costs[in_a, va][:, None]
+                        + costs[in_b, va][None, :]
+                        - costs[in_b, vb][None, :]
+                    )
                     ok = gain > 1e-9
                     if ok.any():
-                        k = np.flatnonzero(ok)[np.argmin((delta - 1e-6 * gain)[ok])]
-                        cand = (delta[k], -gain[k], movers[k], src, dst)
-                        if best is None or cand[:2] < best[:2]:
-                            best = cand
+                        score = np.where(ok, delta / np.where(ok, gain, 1.0), np.inf)
+                        r, c = np.unravel_index(np.argmin(score), score.shape)
+                        if best is None or score[r, c] < best[0]:
+                            best = (score[r, c], [in_a[r]], [in_b[c]], a, b)
         if best is None:
             return None
-        _, _, i, src, dst = best
-        label[i] = dst
-        load[src] -= w[i]
-        load[dst] += w[i]
-        count[src] -= 1
-        count[dst] += 1
+        _, out_a, out_b, a, b = best
+        for i in out_a:
+            label[i] = b
+        for k in out_b:
+            label[k] = a
+        moved = w[out_a].sum() - w[out_b].sum()
+        load[a] -= moved
+        load[b] += moved
+        count[a] += len(out_b) - len(out_a)
+        count[b] += len(out_a) - len(out_b)
     return None
+
+
+def _better(best, delta, gain, movers, src, a, b):
+    """Keep the single move with the least cost per unit of weight violation removed."""
+    ok = gain > 1e-9
+    if not ok.any():
+        return best
+    score = np.where(ok, delta / np.where(ok, gain, 1.0), np.inf)
+    k = int(np.argmin(score))
+    if best is not None and score[k] >= best[0]:
+        return best
+    mover = [movers[k]]
+    return (score[k], mover, [], a, b) if src == a else (score[k], [], mover, a, b)
