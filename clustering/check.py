@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .layout import Layout
+from .objective import Weights
 from .spec import SizeRule
 
 __all__ = ["CheckReport", "check_layout"]
@@ -49,6 +50,7 @@ def check_layout(
     *,
     input_ids: Iterable[str] | None = None,
     matrix: pd.DataFrame | None = None,
+    weights: Weights | None = None,
 ) -> CheckReport:
     """Verify ``layout`` against ``rule``.
 
@@ -65,6 +67,10 @@ def check_layout(
         The user's cost matrix as a square frame indexed by centre id (rows:
         member, columns: venue). Without it distances are straight lines between
         the projected coordinates, in metres.
+    weights
+        The objective's weights; the weighted total (travel plus contrast
+        deviations, recomputed here from the attribute columns) must match
+        ``layout.objective``. Travel alone when omitted.
     """
     report = CheckReport()
     bad = report.violations
@@ -150,10 +156,32 @@ def check_layout(
                 f"{int(off.sum())} member distance(s) wrong, e.g. {ids.iloc[i]!r}: "
                 f"stated {stated[i]:.3f}, recomputed {recomputed[i]:.3f}"
             )
-        total = float(recomputed.sum())
+        total = _weighted_total(frame, float(recomputed.sum()), layout.unit, weights)
         report.recomputed_objective = total
         if not math.isclose(layout.objective, total, rel_tol=_REL_TOL, abs_tol=1.0):
             bad.append(f"objective {layout.objective:.3f} differs from the recomputed {total:.3f}")
         if layout.lower_bound > total * (1 + _REL_TOL) + 1e-6:
             bad.append(f"lower bound {layout.lower_bound:.3f} exceeds the objective {total:.3f}")
     return report
+
+
+def _weighted_total(frame: pd.DataFrame, travel: float, unit: str, weights) -> float:
+    """Travel plus weighted contrast deviations, in travel's cost units."""
+    if weights is None:
+        return travel
+    per_km = 0.001 if unit == "m" else 1.0
+    value = weights.travel * travel * per_km
+    cluster = frame["cluster"].to_numpy()
+    for attr, weight in weights.contrast.items():
+        column = frame[attr]
+        if pd.api.types.is_numeric_dtype(column):
+            centred = (column - column.mean()).fillna(0.0)
+            deviation = centred.groupby(cluster).sum().abs().sum()
+        else:
+            cats = column.astype(object).where(column.notna(), "unknown").astype(str)
+            counts = pd.crosstab(cluster, cats)
+            share = cats.value_counts(normalize=True).reindex(counts.columns)
+            expected = np.outer(counts.sum(axis=1), share)
+            deviation = 0.5 * np.abs(counts.to_numpy() - expected).sum()
+        value += weight * float(deviation)
+    return value / per_km

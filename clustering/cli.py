@@ -18,6 +18,7 @@ from .errors import ClusteringError, InputError
 from .export import write_outputs
 from .load import load_centres
 from .metrics import cluster_summary, distance_scale, overall_summary
+from .objective import Weights
 from .scenario import Scenario, load_scenario, scenario_to_toml
 from .schemas import FIELDS
 from .solve import Progress, form_clusters
@@ -67,6 +68,14 @@ def _parser() -> argparse.ArgumentParser:
     size.add_argument("--size-by", help="a numeric column, e.g. pupils, to bound per cluster")
     size.add_argument("--min-weight", type=float, help="least total of --size-by per cluster")
     size.add_argument("--max-weight", type=float, help="most total of --size-by per cluster")
+    size.add_argument(
+        "--contrast",
+        action="append",
+        default=[],
+        metavar="ATTRIBUTE=WEIGHT",
+        help="mix clusters on an attribute (e.g. fsm_pct=2, urban_rural=10): km of travel "
+        "one unit of deviation from the area's mix is worth",
+    )
     data = form.add_argument_group("input data")
     data.add_argument(
         "--distances",
@@ -104,6 +113,25 @@ def _mapping(items: list[str]) -> dict[str, str]:
     return out
 
 
+def _weights(base: Weights, items: list[str]) -> Weights | None:
+    if not items:
+        return None
+    contrast = dict(base.contrast)
+    for item in items:
+        attr, sep, value = item.partition("=")
+        try:
+            weight = float(value)
+        except ValueError:
+            weight = float("nan")
+        if not sep or not attr.strip() or not weight >= 0:
+            raise InputError(
+                f"--contrast {item!r} is not ATTRIBUTE=WEIGHT with a weight of 0 or more",
+                fix="write e.g. --contrast fsm_pct=2",
+            )
+        contrast[attr.strip()] = weight
+    return Weights(base.travel, contrast)
+
+
 def _scenario(args: argparse.Namespace) -> Scenario:
     """The scenario file (if any) with the command line's flags on top."""
     base = load_scenario(args.scenario) if args.scenario else Scenario()
@@ -116,6 +144,7 @@ def _scenario(args: argparse.Namespace) -> Scenario:
         seed=args.seed,
         workers=args.workers,
         columns={**base.columns, **_mapping(args.column)} if args.column else None,
+        weights=_weights(base.weights, args.contrast),
         sizes={
             "min_size": args.min_size,
             "max_size": args.max_size,
@@ -160,7 +189,7 @@ def _form(args: argparse.Namespace, out: Console, err: Console) -> int:
         last[0] = event.objective
         gap = (event.objective - event.lower_bound) / event.objective if event.objective else 0
         err.print(
-            f"{event.seconds:7.1f} s  {event.stage:<12} total {event.objective * factor:,.1f}"
+            f"{event.seconds:7.1f} s  {event.stage:<12} objective {event.objective * factor:,.1f}"
             f"{suffix}  bound {event.lower_bound * factor:,.1f}{suffix}  gap {100 * gap:.2f} %"
         )
 
@@ -168,6 +197,7 @@ def _form(args: argparse.Namespace, out: Console, err: Console) -> int:
         centres,
         scenario.sizes,
         distances=scenario.distances,
+        weights=scenario.weights,
         time_limit=scenario.time_limit,
         seed=scenario.seed,
         workers=scenario.workers,
@@ -196,6 +226,16 @@ def _print_summary(layout, files, out: Console) -> None:
         f"{head[f'mean_to_venue_{suffix}']:.2f} / {head[f'max_to_venue_{suffix}']:.2f}",
     )
     factor = 0.001 if layout.unit == "m" else 1.0
+    parts = layout.stats.get("objective_parts", {})
+    contrast = layout.params.get("weights", {}).get("contrast", {})
+    for attr in contrast:
+        if attr in parts:
+            table.add_row(
+                f"{attr} deviation (weight {contrast[attr]:g})",
+                f"{parts[attr]:,.1f} ({parts[attr] / max(head['n_centres'], 1):.2f} per centre)",
+            )
+    if contrast:
+        table.add_row("objective (weighted)", f"{layout.objective * factor:,.1f}")
     table.add_row(f"lower bound ({suffix})", f"{layout.lower_bound * factor:,.1f}")
     table.add_row("gap to the bound", f"{head['gap_pct']:.2f} % ({head['status']})")
     table.add_row("checker", str(layout.stats.get("checker", "not run")))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.sat.python import cp_model
 
+from .objective import ContrastTerm, Objective
 from .spec import Bounds
 
 __all__ = ["CpSatResult", "Progress", "solve_cpsat"]
@@ -87,6 +88,8 @@ def solve_cpsat(
     stop_gap: float = 1e-4,
     progress: Callable[[Progress], None] | None = None,
     linearization_level: int = 2,
+    objective: Objective | None = None,
+    rows: np.ndarray | None = None,
 ) -> CpSatResult:
     """Solve the restricted capacitated p-median with CP-SAT.
 
@@ -100,6 +103,10 @@ def solve_cpsat(
         How many nearest venues each centre may join.
     lower_bound
         A valid bound (cost units) used for progress and to stop at ``stop_gap``.
+    objective
+        Travel weight and contrast terms; without it the objective is travel alone.
+    rows
+        Where these centres sit in the objective's arrays (for sub-problems).
     linearization_level
         2 gives CP-SAT the full LP relaxation, which is strong for p-median
         models: on Hampshire neighbourhoods of 4–5 clusters it proved optimality
@@ -110,7 +117,8 @@ def solve_cpsat(
     cand = candidate_venues(costs, candidates, hint)
     # floor: every layout's integer total is at most its true total, so the
     # bound CP-SAT proves on integers is a valid bound on the true totals too
-    unit = np.floor(costs * scale).astype(np.int64)
+    travel_weight = 1.0 if objective is None else objective.weights.travel
+    unit = np.floor(costs * scale * travel_weight).astype(np.int64)
 
     model = cp_model.CpModel()
     # variables: x[i, j] = centre i meets at venue j; open[j] = x[j, j]
@@ -146,7 +154,12 @@ def solve_cpsat(
     model.add(sum(is_open) == p)
 
     # objective
-    model.minimize(sum(int(unit[i, j]) * var for (i, j), var in x.items()))
+    terms = [sum(int(unit[i, j]) * var for (i, j), var in x.items())]
+    if objective is not None and objective.has_contrast:
+        picked = np.arange(n) if rows is None else rows
+        for term in objective.terms:
+            terms.append(_contrast(model, term, picked, members_of, x, objective, scale))
+    model.minimize(sum(terms))
 
     if hint is not None:
         for (i, j), var in x.items():
@@ -173,3 +186,29 @@ def solve_cpsat(
         time.perf_counter() - t0,
         watcher.solutions,
     )
+
+
+def _contrast(model, term: ContrastTerm, picked, members_of, x, objective, scale):
+    """Deviation of each possible cluster (one per venue) from the area's mix.
+
+    ``dev[j, c] ≥ |Σ_i round(R·score[i, c]) · x[i, j]|``; the resolution ``R``
+    keeps each unit of ``dev`` worth about ten units of the integer objective.
+    """
+    if term.weight <= 0:
+        return 0
+    per_unit = term.weight / objective.travel_scale * scale * term.factor
+    resolution = int(np.clip(per_unit // 10, 1, 1000))
+    coefficient = max(1, round(per_unit / resolution))
+    scores = np.rint(term.scores[picked] * resolution).astype(np.int64)
+    out = []
+    for j, members in enumerate(members_of):
+        for c in range(scores.shape[1]):
+            total = sum(int(scores[i, c]) * x[i, j] for i in members if scores[i, c])
+            if isinstance(total, int):
+                continue
+            top = int(np.abs(scores[members, c]).sum())
+            dev = model.new_int_var(0, top, f"dev[{term.attribute},{j},{c}]")
+            model.add(dev >= total)
+            model.add(dev >= -total)
+            out.append(dev)
+    return coefficient * sum(out)

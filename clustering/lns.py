@@ -24,6 +24,7 @@ import numpy as np
 
 from .cpsat import Progress, solve_cpsat
 from .heuristic import layout_cost
+from .objective import Objective
 from .spec import Bounds
 
 __all__ = ["improve"]
@@ -56,6 +57,7 @@ def improve(
     lower_bound: float = 0.0,
     stop_gap: float = 1e-4,
     progress: Callable[[Progress], None] | None = None,
+    objective: Objective | None = None,
 ) -> tuple[np.ndarray, dict]:
     """Improve ``venue_of`` by exact re-solves of neighbouring clusters.
 
@@ -67,7 +69,13 @@ def improve(
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
     venue_of = venue_of.copy()
-    cost = layout_cost(costs, venue_of)
+
+    def value(sub_costs: np.ndarray, local: np.ndarray, rows: np.ndarray | None) -> float:
+        if objective is None:
+            return layout_cost(sub_costs, local)
+        return objective.cost(sub_costs, local, rows)
+
+    cost = value(costs, venue_of, None)
     stats = {"moves": 0, "improving_moves": 0, "passes": 0}
     m = min(clusters_per_move, bounds.n_clusters)
     if m < 2:
@@ -92,6 +100,8 @@ def improve(
             time_limit=limit,
             workers=1,
             seed=sub_seed,
+            objective=objective,
+            rows=members,
         )
         return sub, result.venue_of
 
@@ -137,7 +147,7 @@ def improve(
                     stats["moves"] += 1
                     if found is None:
                         continue
-                    before, after = layout_cost(sub, hint), layout_cost(sub, found)
+                    before, after = value(sub, hint, members), value(sub, found, members)
                     if after >= before - 1e-6 * max(before, 1.0):
                         continue
                     for v in group:

@@ -35,6 +35,7 @@ from typing import Any
 from .errors import InputError
 from .layout import Layout
 from .load import load_centres
+from .objective import Weights
 from .schemas import FIELDS
 from .solve import Progress, form_clusters
 from .spec import SizeRule
@@ -56,6 +57,7 @@ class Scenario:
     crs: str | None = None
     include_closed: bool = False
     sizes: SizeRule = field(default_factory=SizeRule)
+    weights: Weights = field(default_factory=Weights)
     time_limit: float = 20.0
     seed: int = 0
     workers: int = 2
@@ -103,6 +105,10 @@ _TABLES: dict[str, dict[str, tuple[type | tuple[type, ...], Any]]] = {
         "by": (str, None),
         "min_weight": ((int, float), _non_negative),
         "max_weight": ((int, float), _positive),
+    },
+    "objective": {
+        "travel": ((int, float), _non_negative),
+        "contrast": (dict, None),
     },
     "solver": {
         "time_limit": ((int, float), _positive),
@@ -178,6 +184,12 @@ def _validate(raw: dict[str, Any], file: str) -> dict[str, dict[str, Any]]:
             )
         if not isinstance(col, str):
             raise _fail(file, f"data.columns.{fld}", f"{col!r} is not a column name", "quote it")
+    for attr, weight in out.get("objective", {}).get("contrast", {}).items():
+        name = f"objective.contrast.{attr}"
+        if isinstance(weight, bool) or not isinstance(weight, int | float):
+            raise _fail(file, name, f"{weight!r} is not a number", "give a weight such as 2.5")
+        if not math.isfinite(weight) or weight < 0:
+            raise _fail(file, name, f"{weight!r} must be 0 or more", "change the value")
     sizes = out.get("sizes", {})
     if "min" in sizes and "max" in sizes and sizes["max"] < sizes["min"]:
         raise _fail(
@@ -198,7 +210,9 @@ def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file; relative data paths are resolved against it."""
     path = Path(path)
     tables = _validate(_read(path), str(path))
-    data, sizes, solver = (tables.get(t, {}) for t in ("data", "sizes", "solver"))
+    data, sizes, solver, goal = (
+        tables.get(t, {}) for t in ("data", "sizes", "solver", "objective")
+    )
 
     def resolve(p: str | None) -> str | None:
         if p is None:
@@ -223,6 +237,10 @@ def load_scenario(path: str | Path) -> Scenario:
         crs=None if data.get("crs") is None else str(data["crs"]),
         include_closed=bool(data.get("include_closed", False)),
         sizes=rule,
+        weights=Weights(
+            travel=float(goal.get("travel", 1.0)),
+            contrast={k: float(v) for k, v in goal.get("contrast", {}).items()},
+        ),
         time_limit=float(solver.get("time_limit", 20.0)),
         seed=int(solver.get("seed", 0)),
         workers=int(solver.get("workers", 2)),
@@ -278,6 +296,10 @@ def scenario_to_toml(scenario: Scenario, *, relative_to: str | Path | None = Non
     }
     lines += ["", "[sizes]"]
     lines += [f"{k} = {_toml_value(v)}" for k, v in sizes.items() if v is not None]
+    lines += ["", "[objective]", f"travel = {_toml_value(scenario.weights.travel)}"]
+    if scenario.weights.contrast:
+        lines += ["", "[objective.contrast]"]
+        lines += [f"{k} = {_toml_value(v)}" for k, v in scenario.weights.contrast.items()]
     solver = {
         "time_limit": scenario.time_limit,
         "seed": scenario.seed,
@@ -307,6 +329,7 @@ def run_scenario(
         centres,
         scenario.sizes,
         distances=scenario.distances,
+        weights=scenario.weights,
         time_limit=scenario.time_limit,
         seed=scenario.seed,
         workers=scenario.workers,

@@ -24,8 +24,10 @@ from .check import check_layout
 from .costs import Costs, euclidean_costs, read_cost_matrix
 from .cpsat import Progress
 from .errors import InputError, SolverError
+from .exchange import exchange
 from .layout import Layout, venue_labels
 from .load import Centres
+from .objective import Weights, build_objective
 from .spec import SizeRule, resolve
 
 __all__ = ["Progress", "form_clusters"]
@@ -50,6 +52,7 @@ def form_clusters(
     rule: SizeRule | None = None,
     *,
     distances: str | Path | None = None,
+    weights: Weights | None = None,
     time_limit: float = 30.0,
     seed: int = 0,
     workers: int = 2,
@@ -59,7 +62,8 @@ def form_clusters(
     """Form clusters of ``centres`` that meet ``rule``, minimising total travel to venues.
 
     Every cluster meets at a venue that is one of its members; the objective is
-    the total member → venue distance (a capacitated p-median).
+    the total member → venue distance (a capacitated p-median), plus weighted
+    contrast terms when ``weights`` asks for them.
 
     Parameters
     ----------
@@ -67,6 +71,9 @@ def form_clusters(
         Validated centres from :func:`clustering.load_centres`.
     rule
         Sizes (default 8–12), optional weight bounds and cluster count.
+    weights
+        Travel weight and contrast weights (see :mod:`clustering.objective`);
+        travel alone by default.
     distances
         A travel-time or distance matrix file (see
         :func:`clustering.costs.read_cost_matrix`); straight lines otherwise.
@@ -102,9 +109,10 @@ def form_clusters(
         centres = _require_weights(centres, rule.size_by)
     centres, costs, matrix_frame = _costs(centres, distances)
     frame = centres.frame
-    weights = None if rule.size_by is None else frame[rule.size_by].to_numpy(dtype=float)
-    bounds = resolve(rule, len(frame), weights)
+    loads = None if rule.size_by is None else frame[rule.size_by].to_numpy(dtype=float)
+    bounds = resolve(rule, len(frame), loads)
     scale = costs.integer_scale()
+    objective = build_objective(frame, weights, unit=costs.unit, source=centres.source)
     xy = np.column_stack([frame.geometry.x.to_numpy(), frame.geometry.y.to_numpy()])
     stats: dict[str, Any] = {"n_centres": len(frame), "n_clusters": bounds.n_clusters}
 
@@ -112,26 +120,36 @@ def form_clusters(
         if progress is not None:
             progress(Progress(time.perf_counter() - t0, objective, lower, stage))
 
-    # 1. construction
+    # 1. construction (travel only; the improvement weighs contrast in)
     t = time.perf_counter()
     venue_of = heuristic.construct(costs.matrix, xy, bounds, seed=seed, scale=scale)
     stats["construction_seconds"] = time.perf_counter() - t
     if venue_of is None and bounds.weights is None:
         raise SolverError("the construction found no layout; this is a bug, please report it")
-    upper = heuristic.layout_cost(costs.matrix, venue_of) if venue_of is not None else np.inf
+    travel_upper = np.inf if venue_of is None else heuristic.layout_cost(costs.matrix, venue_of)
+    upper = np.inf if venue_of is None else objective.cost(costs.matrix, venue_of)
     stats["construction_objective"] = upper
 
-    # 2. lower bound of the whole problem
+    if venue_of is not None and objective.has_contrast:
+        t = time.perf_counter()
+        venue_of, swaps = exchange(
+            costs.matrix, venue_of, objective, bounds, time_limit=0.25 * time_limit
+        )
+        stats.update(exchange_moves=swaps, exchange_seconds=time.perf_counter() - t)
+        upper = objective.cost(costs.matrix, venue_of)
+
+    # 2. lower bound of the whole problem: travel's Lagrangian bound, times its
+    #    weight (contrast deviations are never negative)
     t = time.perf_counter()
     start = None if venue_of is None else costs.matrix[np.arange(len(frame)), venue_of]
     lb = bound.lagrangian_bound(
         costs.matrix,
         bounds,
-        upper if np.isfinite(upper) else float(costs.matrix.max()) * len(frame),
+        travel_upper if np.isfinite(travel_upper) else float(costs.matrix.max()) * len(frame),
         start=start,
         time_limit=max(0.5, 0.2 * time_limit),
     )
-    lower = max(lb.value, 0.0)
+    lower = max(lb.value, 0.0) * objective.weights.travel
     stats.update(bound_seconds=time.perf_counter() - t, bound_iterations=lb.iterations)
     report("construction", upper, lower)
 
@@ -151,12 +169,15 @@ def form_clusters(
             lower_bound=lower,
             stop_gap=gap_target,
             progress=lambda e: report("cp-sat", e.objective, lower),
+            objective=objective,
         )
         stats.update(cpsat_status=result.status, cpsat_seconds=result.seconds)
         if result.venue_of is not None:
-            if full and result.restricted_bound is not None:
+            # CP-SAT's bound is exact for travel alone (floored costs); contrast
+            # coefficients are rounded, so its bound is not used with them
+            if full and result.restricted_bound is not None and not objective.has_contrast:
                 lower = max(lower, result.restricted_bound)
-            if venue_of is None or heuristic.layout_cost(costs.matrix, result.venue_of) < upper:
+            if venue_of is None or objective.cost(costs.matrix, result.venue_of) < upper:
                 venue_of = result.venue_of
         elif venue_of is None:
             raise SolverError(
@@ -175,18 +196,20 @@ def form_clusters(
             lower_bound=lower,
             stop_gap=gap_target,
             progress=lambda e: report("lns", e.objective, lower),
+            objective=objective,
         )
         stats.update({f"lns_{k}": v for k, v in lns_stats.items()})
 
     # 4. time left over (the search converged early) tightens the bound
     remaining = time_limit - (time.perf_counter() - t0)
-    upper = heuristic.layout_cost(costs.matrix, venue_of)
-    if remaining > 0.5 and upper - lower > gap_target * upper:
+    upper = objective.cost(costs.matrix, venue_of)
+    travel_upper = heuristic.layout_cost(costs.matrix, venue_of)
+    if remaining > 0.5 and upper - lower > gap_target * upper and objective.weights.travel > 0:
         more = bound.lagrangian_bound(
-            costs.matrix, bounds, upper, start=lb.multipliers, time_limit=remaining - 0.3
+            costs.matrix, bounds, travel_upper, start=lb.multipliers, time_limit=remaining - 0.3
         )
-        if more.value > lower:
-            lower = more.value
+        if more.value * objective.weights.travel > lower:
+            lower = more.value * objective.weights.travel
             report("bound", upper, lower)
         stats["bound_iterations"] += more.iterations
 
@@ -197,6 +220,7 @@ def form_clusters(
         venue_of,
         lower,
         rule,
+        objective,
         bounds.n_clusters,
         seed,
         workers,
@@ -206,7 +230,9 @@ def form_clusters(
         stats,
     )
     stats["seconds"] = time.perf_counter() - t0
-    check = check_layout(layout, rule, input_ids=input_ids, matrix=matrix_frame)
+    check = check_layout(
+        layout, rule, input_ids=input_ids, matrix=matrix_frame, weights=objective.weights
+    )
     check.raise_if_failed()
     layout.objective = check.recomputed_objective
     layout.status = "optimal" if layout.gap <= 1e-9 else "feasible"
@@ -259,6 +285,7 @@ def _layout(
     venue_of,
     lower,
     rule,
+    objective,
     n_clusters,
     seed,
     workers,
@@ -267,6 +294,7 @@ def _layout(
     distances,
     stats,
 ) -> Layout:
+    stats["objective_parts"] = objective.parts(costs.matrix, venue_of)
     frame = centres.frame.copy()
     n = len(frame)
     frame["cluster"] = venue_labels(venue_of, frame.geometry.x.to_numpy())
@@ -274,6 +302,7 @@ def _layout(
     frame["distance"] = costs.matrix[np.arange(n), venue_of]
     params = {
         "rule": rule.to_dict(),
+        "weights": objective.weights.to_dict(),
         "n_clusters": n_clusters,
         "distances": str(distances) if distances is not None else "straight line (metres)",
         "time_limit": time_limit,
@@ -288,7 +317,7 @@ def _layout(
     return Layout(
         centres=frame,
         excluded=centres.excluded.reset_index(drop=True),
-        objective=float(frame["distance"].sum()),
+        objective=objective.cost(costs.matrix, venue_of),
         lower_bound=float(lower),
         unit=costs.unit,
         status="feasible",

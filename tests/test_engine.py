@@ -280,3 +280,84 @@ def test_travel_matrix_drives_layout_and_checker(tmp_path):
         layout.centres["is_venue"] & (layout.centres["cluster"] == member["cluster"])
     ]["centre_id"].iloc[0]
     assert venue.loc[member["centre_id"], "distance"] == square.loc[member["centre_id"], venue_id]
+
+
+# --- contrast ----------------------------------------------------------------------------
+
+
+def _split_town():
+    """Two towns: the west one affluent, the east one deprived."""
+    rng = np.random.default_rng(5)
+    west = rng.normal([0, 0], 1500, (30, 2))
+    east = rng.normal([12_000, 0], 1500, (30, 2))
+    xy = np.vstack([west, east])
+    frame = pd.DataFrame(
+        {
+            "id": [f"c{i}" for i in range(60)],
+            "x": xy[:, 0] + 450_000,
+            "y": xy[:, 1] + 130_000,
+            "fsm_pct": np.r_[rng.uniform(2, 8, 30), rng.uniform(30, 45, 30)],
+            "urban_rural": ["Rural"] * 30 + ["Urban"] * 30,
+        }
+    )
+    return load_centres(frame, crs="EPSG:27700")
+
+
+def test_contrast_weights_mix_clusters_at_a_travel_cost():
+    from clustering.objective import Weights
+
+    centres = _split_town()
+    rule = SizeRule(8, 12)
+    plain = form_clusters(centres, rule, time_limit=6, seed=0)
+    weights = Weights(1.0, {"fsm_pct": 2.0, "urban_rural": 20.0})
+    mixed = form_clusters(centres, rule, weights=weights, time_limit=6, seed=0)
+    report = check_layout(mixed, rule, weights=weights)
+    assert report.ok, report.violations
+
+    def fsm_deviation(layout):  # Σ over clusters of |Σ (fsm − area mean)|, computed here
+        c = layout.centres
+        return (c["fsm_pct"] - c["fsm_pct"].mean()).groupby(c["cluster"]).sum().abs().sum()
+
+    assert mixed.stats["objective_parts"]["fsm_pct"] == pytest.approx(fsm_deviation(mixed))
+    assert fsm_deviation(mixed) < 0.5 * fsm_deviation(plain)
+    assert mixed.stats["objective_parts"]["travel"] > plain.stats["objective_parts"]["travel"]
+    # every cluster now has schools from both towns
+    towns = mixed.centres.groupby("cluster")["urban_rural"].nunique()
+    assert (towns == 2).all()
+
+
+def test_checker_recomputes_contrast_in_the_objective():
+    from clustering.objective import Weights
+
+    centres = _split_town()
+    rule = SizeRule(8, 12)
+    weights = Weights(1.0, {"fsm_pct": 2.0})
+    layout = form_clusters(centres, rule, weights=weights, time_limit=3, seed=0)
+    assert check_layout(layout, rule, weights=weights).ok
+    travel_only = check_layout(layout, rule)  # without weights the total is travel alone
+    assert not travel_only.ok
+    assert any("objective" in v for v in travel_only.violations)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(), st.floats(0, 5), st.floats(0, 20))
+def test_contrast_instances_give_checked_layouts(case, w_fsm, w_ur):
+    from clustering.objective import Weights
+
+    xy, rule, seed = case
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "id": [f"c{i}" for i in range(len(xy))],
+            "x": xy[:, 0] + 450_000,
+            "y": xy[:, 1] + 130_000,
+            "fsm_pct": np.where(rng.random(len(xy)) < 0.1, np.nan, rng.uniform(0, 50, len(xy))),
+            "urban_rural": rng.choice(["Urban", "Rural", None], len(xy)),
+        }
+    )
+    centres = load_centres(frame, crs="EPSG:27700")
+    weights = Weights(1.0, {"fsm_pct": w_fsm, "urban_rural": w_ur})
+    layout = form_clusters(centres, rule, weights=weights, time_limit=2, seed=seed, workers=1)
+    report = check_layout(layout, rule, input_ids=frame["id"], weights=weights)
+    assert report.ok, report.violations
+    assert 0 <= layout.lower_bound <= layout.objective + 1e-6

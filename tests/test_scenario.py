@@ -9,6 +9,7 @@ import pytest
 
 from clustering import InputError, SizeRule
 from clustering.cli import main
+from clustering.objective import Weights
 from clustering.scenario import Scenario, load_scenario, scenario_to_toml
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
@@ -24,8 +25,15 @@ def test_bundled_scenarios_load_with_paths_resolved():
     assert (ky.sizes.min_weight, ky.sizes.max_weight) == (1500, 8000)
 
 
+def test_mixed_scenario_has_contrast_weights():
+    mixed = load_scenario(SAMPLE / "hampshire_mixed.toml")
+    assert mixed.weights.travel == 1.0
+    assert dict(mixed.weights.contrast) == {"fsm_pct": 1.0, "urban_rural": 5.0}
+
+
 def test_round_trip_through_toml(tmp_path):
     original = Scenario(
+        weights=Weights(0.5, {"fsm_pct": 2.0, "urban_rural": 7.5}),
         centres=str(SAMPLE / "kentucky_schools_2016_17.csv"),
         columns={"id": "sch_id"},
         crs="EPSG:4326",
@@ -43,6 +51,7 @@ def test_round_trip_through_toml(tmp_path):
     again = load_scenario(out / "scenario.toml")
     assert Path(again.centres).resolve() == Path(original.centres).resolve()
     assert again.sizes == original.sizes
+    assert again.weights == original.weights
     assert (again.columns, again.crs, again.time_limit, again.seed, again.workers) == (
         {"id": "sch_id"},
         "EPSG:4326",
@@ -67,6 +76,9 @@ def test_round_trip_through_toml(tmp_path):
         ("[data.columns]\nidentifier = 'URN'\n", "data.columns.identifier: unknown field"),
         ("[sizes]\nmin = 8\nmin = 9\n", "not valid TOML"),
         ("sizes = 3\n", "sizes: must be a table"),
+        ("[objective.contrast]\nfsm_pct = -1\n", "objective.contrast.fsm_pct: -1 must be 0"),
+        ("[objective.contrast]\nfsm_pct = 'high'\n", "objective.contrast.fsm_pct: 'high' is not"),
+        ("[objective]\ntravel = -2\n", "objective.travel: -2 must be 0 or more"),
     ],
 )
 def test_invalid_scenarios_name_file_and_key(tmp_path, text, words):
