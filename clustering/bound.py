@@ -127,8 +127,9 @@ class _Candidates:
         """Unlisted pairs ``(i, j)`` with ``cost[i, j] − λ_i < tau``, as padded columns."""
         n = self.n
         rows = np.arange(n)
-        limit = np.minimum(lam + tau, self.cap) + self.shift * rows
-        counts = np.searchsorted(self.flat, limit) - n * rows
+        # costs are never negative: a threshold below zero finds nothing
+        limit = np.clip(lam + tau, -1.0, self.cap) + self.shift * rows
+        counts = np.clip(np.searchsorted(self.flat, limit) - n * rows, 0, n - 1)
         total = int(counts.sum())
         if total == 0:
             return np.empty((0, n)), np.empty((0, n), dtype=np.int64)

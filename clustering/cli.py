@@ -169,6 +169,10 @@ def _form(args: argparse.Namespace, out: Console, err: Console) -> int:
     scenario = _scenario(args)
     source = scenario.centres
     out_dir = args.out or Path("out") / Path(source).stem
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(
+            "the output folder is a file", file=str(out_dir), fix="choose another --out folder"
+        )
     centres = load_centres(
         source,
         columns=scenario.columns or None,
@@ -204,7 +208,14 @@ def _form(args: argparse.Namespace, out: Console, err: Console) -> int:
         gap_target=scenario.gap_target,
         progress=show,
     )
-    files = write_outputs(layout, out_dir)
+    try:
+        files = write_outputs(layout, out_dir)
+    except OSError as exc:
+        raise InputError(
+            f"cannot write the outputs ({exc.strerror or exc})",
+            file=str(out_dir),
+            fix="choose another --out folder",
+        ) from exc
     files["scenario"] = Path(out_dir) / "scenario.toml"
     files["scenario"].write_text(scenario_to_toml(scenario, relative_to=out_dir), encoding="utf-8")
     _print_summary(layout, files, out)

@@ -1,8 +1,9 @@
 """Travel costs between centres: straight-line metres, or a user's matrix.
 
 ``costs[i, j]`` is the cost for a member ``i`` to travel to a venue ``j``. A
-user matrix may be asymmetric (travel times) and in any unit; straight-line
-distances are always in metres, computed from projected coordinates.
+user matrix may be asymmetric (travel times) and in any unit; its diagonal is
+taken as zero (a venue does not travel to itself). Straight-line distances are
+always in metres, computed from projected coordinates.
 """
 
 from __future__ import annotations
@@ -81,7 +82,19 @@ def read_cost_matrix(
     path = Path(path)
     if not path.exists():
         raise InputError("file not found", file=str(path), fix="check the path")
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame = None
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+        except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
+            raise InputError(
+                f"cannot be read as a matrix: {exc}", file=str(path), fix="check the file"
+            ) from exc
+    if frame is None:
+        raise InputError("neither UTF-8 nor cp1252 text", file=str(path), fix="save as UTF-8")
     cols = {c.strip().lower(): c for c in frame.columns}
     units = {
         "minutes": "min",
@@ -97,6 +110,19 @@ def read_cost_matrix(
         unit = unit or units[value_col.strip().lower()]
         return _from_long(frame, cols["from"], cols["to"], value_col, ids, unit, str(path))
     return _from_square(frame, ids, unit or "cost", str(path))
+
+
+def _norm_id(value: object) -> str:
+    """An id as the loader writes it: '1000.0' (a spreadsheet's number) becomes '1000'."""
+    text = str(value).strip()
+    if "." in text:
+        try:
+            number = float(text)
+        except ValueError:
+            return text
+        if number.is_integer():
+            return str(int(number))
+    return text
 
 
 def _values(series: pd.Series, file: str, column: str, row_offset: int = 2) -> np.ndarray:
@@ -116,25 +142,29 @@ def _values(series: pd.Series, file: str, column: str, row_offset: int = 2) -> n
 
 def _from_long(frame, from_col, to_col, value_col, ids, unit, file):
     values = _values(frame[value_col], file, value_col)
-    known = set(frame[from_col].str.strip()) | set(frame[to_col].str.strip())
+    frame = frame.assign(
+        **{from_col: frame[from_col].map(_norm_id), to_col: frame[to_col].map(_norm_id)}
+    )
+    known = set(frame[from_col]) | set(frame[to_col])
     found = [i for i in ids if i in known]
     missing = [i for i in ids if i not in known]
     pos = {c: k for k, c in enumerate(found)}
     n = len(found)
     matrix = np.full((n, n), np.nan)
     np.fill_diagonal(matrix, 0.0)
-    src = frame[from_col].str.strip().map(pos)
-    dst = frame[to_col].str.strip().map(pos)
+    src = frame[from_col].map(pos)
+    dst = frame[to_col].map(pos)
     keep = (src.notna() & dst.notna()).to_numpy()
     matrix[src[keep].astype(int), dst[keep].astype(int)] = values[keep]
+    np.fill_diagonal(matrix, 0.0)  # a venue's own members include itself, at no cost
     _require_complete(matrix, found, file)
     return Costs(matrix, unit, file), missing
 
 
 def _from_square(frame, ids, unit, file):
     id_col = frame.columns[0]
-    row_ids = frame[id_col].str.strip().tolist()
-    col_ids = [str(c).strip() for c in frame.columns[1:]]
+    row_ids = frame[id_col].map(_norm_id).tolist()
+    col_ids = [_norm_id(c) for c in frame.columns[1:]]
     if sorted(row_ids) != sorted(col_ids):
         raise InputError(
             "the matrix is neither long (from,to,minutes) nor square "
@@ -153,7 +183,8 @@ def _from_square(frame, ids, unit, file):
     c = {c: k for k, c in enumerate(col_ids)}
     ri = [r[i] for i in found]
     ci = [c[i] for i in found]
-    matrix = full[np.ix_(ri, ci)]
+    matrix = full[np.ix_(ri, ci)].copy()
+    np.fill_diagonal(matrix, 0.0)  # a venue's own members include itself, at no cost
     return Costs(matrix, unit, file), missing
 
 

@@ -40,6 +40,9 @@ class CpSatResult:
     restricted_bound: float | None
     seconds: float
     solutions: int
+    #: the weight bounds were modelled exactly (else they were tightened, and
+    #: ``restricted_bound`` is not a bound on the real problem)
+    exact: bool = True
 
 
 class _Watcher(cp_model.CpSolverSolutionCallback):
@@ -138,19 +141,26 @@ def solve_cpsat(
             if int(j) != i:
                 model.add_implication(x[i, int(j)], is_open[int(j)])
     weights = bounds.weights
-    w_scale = 1 if weights is None or np.all(weights == np.round(weights)) else 100
-    w_int = None if weights is None else np.rint(weights * w_scale).astype(np.int64)
+    weight_scale, exact = _weight_scale(bounds)
+    if weights is not None:
+        # conservative integers: a load counted high for the maximum and low for
+        # the minimum, so every layout CP-SAT accepts meets the real bounds
+        w_high = np.ceil(weights * weight_scale - 1e-9).astype(np.int64)
+        w_low = np.floor(weights * weight_scale + 1e-9).astype(np.int64)
     for j in range(n):
         group = [x[i, j] for i in members_of[j]]
         size = sum(group)
         model.add(size >= bounds.min_size * is_open[j])
         model.add(size <= bounds.max_size * is_open[j])
-        if w_int is not None:
-            load = sum(int(w_int[i]) * x[i, j] for i in members_of[j])
+        if weights is not None:
             if bounds.min_weight > 0:
-                model.add(load >= int(np.ceil(bounds.min_weight * w_scale)) * is_open[j])
+                low = sum(int(w_low[i]) * x[i, j] for i in members_of[j])
+                need = int(np.ceil(bounds.min_weight * weight_scale - 1e-9))
+                model.add(low >= need * is_open[j])
             if np.isfinite(bounds.max_weight):
-                model.add(load <= int(np.floor(bounds.max_weight * w_scale)) * is_open[j])
+                high = sum(int(w_high[i]) * x[i, j] for i in members_of[j])
+                room = int(np.floor(bounds.max_weight * weight_scale + 1e-9))
+                model.add(high <= room * is_open[j])
     model.add(sum(is_open) == p)
 
     # objective
@@ -174,7 +184,9 @@ def solve_cpsat(
     status = solver.solve(model, watcher)
     name = solver.status_name(status)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return CpSatResult(None, name, None, None, time.perf_counter() - t0, watcher.solutions)
+        return CpSatResult(
+            None, name, None, None, time.perf_counter() - t0, watcher.solutions, exact
+        )
     venue_of = np.empty(n, dtype=np.int64)
     for i in range(n):
         venue_of[i] = next(int(j) for j in cand[i] if solver.boolean_value(x[i, int(j)]))
@@ -185,7 +197,22 @@ def solve_cpsat(
         solver.best_objective_bound / scale,
         time.perf_counter() - t0,
         watcher.solutions,
+        exact,
     )
+
+
+def _weight_scale(bounds: Bounds) -> tuple[int, bool]:
+    """The smallest power of ten (up to 10⁴) making every weight and limit whole."""
+    if bounds.weights is None:
+        return 1, True
+    values = np.concatenate(
+        [bounds.weights, [v for v in (bounds.min_weight, bounds.max_weight) if np.isfinite(v)]]
+    )
+    for scale in (1, 10, 100, 1000, 10_000):
+        scaled = values * scale
+        if np.allclose(scaled, np.round(scaled), rtol=0, atol=1e-9 * scale):
+            return scale, True
+    return 10_000, False
 
 
 def _contrast(model, term: ContrastTerm, picked, members_of, x, objective, scale):

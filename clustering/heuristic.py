@@ -13,9 +13,12 @@ weights fit, cheapest move first.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from ortools.graph.python import min_cost_flow
 from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
 
 from .spec import Bounds
 
@@ -105,7 +108,9 @@ def medoids(costs: np.ndarray, venue_of: np.ndarray) -> np.ndarray:
 
 
 def _kmeans_venues(xy: np.ndarray, p: int, seed: int) -> np.ndarray:
-    km = KMeans(n_clusters=p, n_init=1, random_state=seed).fit(xy)
+    with warnings.catch_warnings():  # duplicate points (schools sharing a site) are fine
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        km = KMeans(n_clusters=p, n_init=1, random_state=seed).fit(xy)
     d = ((xy[:, None, :] - km.cluster_centers_[None, :, :]) ** 2).sum(axis=2)
     chosen: list[int] = []
     taken = np.zeros(len(xy), dtype=bool)

@@ -95,11 +95,19 @@ def read_table(path: str | Path, *, sheet: str | int | None = None) -> pd.DataFr
             sep = "\t" if suffix == ".tsv" else ","
             for encoding in ("utf-8-sig", "cp1252"):
                 try:
-                    return pd.read_csv(
-                        path, dtype=str, keep_default_na=False, sep=sep, encoding=encoding
+                    table = pd.read_csv(
+                        path,
+                        dtype=str,
+                        keep_default_na=False,
+                        sep=sep,
+                        encoding=encoding,
+                        skip_blank_lines=False,
                     )
                 except UnicodeDecodeError:
                     continue
+                # drop blank lines but keep each row's index = its line in the file − 2
+                blank = (table.apply(lambda c: c.str.strip()) == "").all(axis=1)
+                return table.loc[~blank]
             raise InputError(
                 "the file is neither UTF-8 nor cp1252 text",
                 file=str(path),
@@ -111,7 +119,11 @@ def read_table(path: str | Path, *, sheet: str | int | None = None) -> pd.DataFr
             return gpd.read_file(path)
     except InputError:
         raise
-    except (ValueError, OSError, pd.errors.ParserError) as exc:
+    except ImportError as exc:  # e.g. old .xls files need a reader that is not installed
+        raise InputError(
+            f"cannot be read here ({exc})", file=str(path), fix="save it as .xlsx or .csv"
+        ) from exc
+    except Exception as exc:  # pandas, openpyxl and pyogrio each raise their own errors
         raise InputError(
             f"cannot be read: {exc}", file=str(path), fix="check the file is not damaged"
         ) from exc
@@ -206,7 +218,7 @@ def load_centres(
         file = "<DataFrame>"
     else:
         file = str(source)
-        raw = read_table(source, sheet=sheet)
+        raw = read_table(source, sheet=sheet)  # its index is the row's line in the file − 2
     if len(raw) == 0:
         raise InputError("the file has no rows", file=file, fix="add one row per centre")
     names = [str(c) for c in raw.columns if c != "geometry"]
@@ -230,7 +242,9 @@ def load_centres(
             )
         mapping[fld] = col
     schema_name = schema.name if schema else "generic"
-    rows = pd.Series(np.arange(len(raw)) + _SPREADSHEET_FIRST_ROW, index=raw.index)
+    if not (pd.api.types.is_integer_dtype(raw.index) and raw.index.is_monotonic_increasing):
+        raw = raw.reset_index(drop=True)
+    rows = pd.Series(raw.index.to_numpy() + _SPREADSHEET_FIRST_ROW, index=raw.index)
 
     out = pd.DataFrame(index=raw.index)
     out["centre_id"] = _ids(raw, mapping, file=file, rows=rows)
@@ -371,6 +385,18 @@ def _points(
         the_crs = _crs(in_crs, file)
         x = _numbers(raw[x_col], file=file, column=x_col, rows=rows, strict=True)
         y = _numbers(raw[y_col], file=file, column=y_col, rows=rows, strict=True)
+        known = x.notna() & y.notna()
+        if (
+            the_crs.is_projected
+            and known.any()
+            and ((x[known].abs() <= 180).all() and (y[known].abs() <= 90).all())
+        ):
+            raise InputError(
+                f"every {x_col!r}/{y_col!r} value looks like degrees, not {the_crs.name} metres",
+                file=file,
+                column=x_col,
+                fix="name the columns lat/lon, or pass crs EPSG:4326",
+            )
         _check_area(x, y, the_crs, file, (x_col, y_col), rows)
         return gpd.GeoSeries(gpd.points_from_xy(x, y), index=raw.index), the_crs
     if isinstance(raw, gpd.GeoDataFrame) and raw.geometry is not None:

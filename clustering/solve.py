@@ -23,7 +23,7 @@ from . import bound, cpsat, heuristic, lns
 from .check import check_layout
 from .costs import Costs, euclidean_costs, read_cost_matrix
 from .cpsat import Progress
-from .errors import InputError, SolverError
+from .errors import InfeasibleError, InputError, SolverError
 from .exchange import exchange
 from .layout import Layout, venue_labels
 from .load import Centres
@@ -103,6 +103,7 @@ def form_clusters(
         No layout was found within the time limit.
     """
     rule = rule or SizeRule()
+    _check_settings(time_limit=time_limit, seed=seed, workers=workers, gap_target=gap_target)
     t0 = time.perf_counter()
     input_ids = centres.frame["centre_id"].tolist() + centres.excluded["centre_id"].tolist()
     if rule.size_by is not None:
@@ -175,11 +176,21 @@ def form_clusters(
         if result.venue_of is not None:
             # CP-SAT's bound is exact for travel alone (floored costs); contrast
             # coefficients are rounded, so its bound is not used with them
-            if full and result.restricted_bound is not None and not objective.has_contrast:
+            if (
+                full
+                and result.exact
+                and result.restricted_bound is not None
+                and not objective.has_contrast
+            ):
                 lower = max(lower, result.restricted_bound)
             if venue_of is None or objective.cost(costs.matrix, result.venue_of) < upper:
                 venue_of = result.venue_of
         elif venue_of is None:
+            if result.status == "INFEASIBLE" and full and result.exact:
+                raise InfeasibleError(
+                    "no layout meets the size and weight bounds together (CP-SAT proved "
+                    "it for these centres); loosen the size or weight bounds"
+                )
             raise SolverError(
                 f"no layout found in {time_limit:g} s (CP-SAT: {result.status}); "
                 "raise the time limit or loosen the size or weight bounds"
@@ -239,6 +250,23 @@ def form_clusters(
     stats["checker"] = "passed"
     report("done", layout.objective, layout.lower_bound)
     return layout
+
+
+def _check_settings(*, time_limit: float, seed: int, workers: int, gap_target: float) -> None:
+    checks = [
+        ("time_limit", time_limit, np.isfinite(time_limit) and time_limit > 0, "a value above 0 s"),
+        ("seed", seed, float(seed).is_integer() and seed >= 0, "a whole number, 0 or more"),
+        (
+            "workers",
+            workers,
+            float(workers).is_integer() and workers >= 1,
+            "a whole number, 1 or more",
+        ),
+        ("gap_target", gap_target, 0 <= gap_target < 1, "a fraction from 0 up to (not) 1"),
+    ]
+    for name, value, ok, want in checks:
+        if not ok:
+            raise InputError(f"{name} {value!r} is not allowed", fix=f"use {want}")
 
 
 def _costs(

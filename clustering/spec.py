@@ -71,6 +71,14 @@ def resolve(rule: SizeRule, n: int, weights: np.ndarray | None = None) -> Bounds
         raise InfeasibleError(f"the maximum cluster size {hi} is below the minimum {lo}; swap them")
     if n == 0:
         raise InfeasibleError("there are no centres to cluster (all were excluded)")
+    if rule.size_by is None and (rule.min_weight is not None or rule.max_weight is not None):
+        raise InfeasibleError(
+            "min_weight/max_weight need size_by, the column to sum (e.g. size_by='pupils')"
+        )
+    if rule.target_size is not None and not (
+        math.isfinite(rule.target_size) and rule.target_size > 0
+    ):
+        raise InfeasibleError(f"the target size must be above 0 (got {rule.target_size})")
     k_lo, k_hi = math.ceil(n / hi), n // lo
     reasons = f"{n} centres in clusters of {lo}–{hi}"
     w_lo, w_hi = 0.0, math.inf

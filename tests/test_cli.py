@@ -103,3 +103,28 @@ def test_bad_column_mapping_is_explained(capsys):
     assert status == 2
     assert "'SchoolCode'" in err
     assert "not in the file" in err
+
+
+def test_output_folder_that_is_a_file_is_refused_before_solving(tmp_path, capsys):
+    target = tmp_path / "taken"
+    target.write_text("")
+    status, err = _main(capsys, "form", str(HAMPSHIRE), "--out", str(target))
+    assert status == 2
+    assert "the output folder is a file" in err
+
+
+@pytest.mark.parametrize(
+    ("flag", "words"),
+    [
+        (["--seed", "-1"], "seed -1 is not allowed"),
+        (["--workers", "0"], "workers 0 is not allowed"),
+        (["--time-limit", "-3"], "time_limit -3.0 is not allowed"),
+        (["--target-size", "0"], "target size must be above 0"),
+        (["--max-weight", "500"], "need size_by"),
+        (["--contrast", "fsm_pct=lots"], "is not ATTRIBUTE=WEIGHT"),
+    ],
+)
+def test_bad_settings_are_one_line_errors(flag, words, tmp_path, capsys):
+    status, err = _main(capsys, "form", str(HAMPSHIRE), "--out", str(tmp_path), *flag)
+    assert status == 2
+    assert words in err

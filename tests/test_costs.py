@@ -178,3 +178,13 @@ def test_integer_scale_keeps_minutes_to_two_decimals(top):
     assert math.log10(scale) == int(math.log10(scale))  # a power of ten
     scaled = matrix * scale
     np.testing.assert_allclose(scaled, np.round(scaled), atol=1e-6)  # 12.34 stays exact
+
+
+def test_matrix_ids_written_as_numbers_and_a_diagonal_are_normalised(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text(
+        "from,to,minutes\n1000.0,1000.0,4\n1000.0,1001.0,7\n1001.0,1000.0,9\n1001.0,1001.0,3\n"
+    )
+    costs, missing = read_cost_matrix(path, ["1000", "1001"])
+    assert missing == []
+    np.testing.assert_array_equal(costs.matrix, [[0.0, 7.0], [9.0, 0.0]])

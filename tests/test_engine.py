@@ -43,10 +43,12 @@ def _partitions(items):
         yield [[first], *part]
 
 
-def _brute_force(costs: np.ndarray, lo: int, hi: int, p: int) -> float:
+def _brute_force(costs, lo, hi, p, weights=None, max_weight=np.inf) -> float:
     best = np.inf
     for part in _partitions(list(range(len(costs)))):
         if len(part) != p or any(not lo <= len(b) <= hi for b in part):
+            continue
+        if weights is not None and any(weights[b].sum() > max_weight + 1e-9 for b in part):
             continue
         total = sum(costs[np.ix_(b, b)].sum(axis=0).min() for b in part)
         best = min(best, total)
@@ -361,3 +363,41 @@ def test_contrast_instances_give_checked_layouts(case, w_fsm, w_ur):
     report = check_layout(layout, rule, input_ids=frame["id"], weights=weights)
     assert report.ok, report.violations
     assert 0 <= layout.lower_bound <= layout.objective + 1e-6
+
+
+# --- weights that are not whole numbers --------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_decimal_weights_keep_the_bound_valid(seed):
+    rng = np.random.default_rng(seed)
+    xy = rng.random((8, 2)) * 5000
+    pupils = np.round(rng.uniform(0.1, 0.5, 8), 3)
+    costs = euclidean_costs(xy).matrix
+    cap = float(np.round(np.sort(pupils)[-3:].sum() - 0.01, 3))  # the 3 heaviest cannot share
+    optimum = _brute_force(costs, 1, 3, 3, pupils, cap)
+    assert np.isfinite(optimum)
+    rule = SizeRule(1, 3, n_clusters=3, size_by="pupils", max_weight=cap)
+    layout = form_clusters(_centres(xy, pupils), rule, time_limit=5, seed=seed, workers=1)
+    assert check_layout(layout, rule).ok
+    assert layout.lower_bound <= optimum + 1e-6
+    assert layout.objective >= optimum - 1e-6
+
+
+def test_rounding_cannot_pass_a_bound_off_as_proven():
+    """0.335 + 0.335 fits 0.67 exactly; scaled to hundredths and rounded it would not."""
+    pts = np.array([(0, 0), (10, 0), (5000, 0), (5010, 0), (0, 5000), (10, 5000)], float)
+    pupils = np.array([0.335, 0.335, 0.335, 0.335, 0.0, 0.0])
+    rule = SizeRule(1, 2, n_clusters=4, size_by="pupils", max_weight=0.67)
+    layout = form_clusters(_centres(pts, pupils), rule, time_limit=3, workers=1)
+    assert layout.objective == pytest.approx(20.0)
+    assert layout.lower_bound <= 20.0 + 1e-6
+
+
+def test_weights_that_cannot_fit_are_reported_infeasible():
+    rng = np.random.default_rng(0)
+    xy = rng.random((12, 2)) * 5000
+    rule = SizeRule(2, 4, n_clusters=5, size_by="pupils", max_weight=1.0)
+    # three schools of 0.334 exceed 1.0, so clusters hold two: 5 × 2 < 12
+    with pytest.raises(InfeasibleError, match="size and weight bounds"):
+        form_clusters(_centres(xy, np.full(12, 0.334)), rule, time_limit=3, workers=1)

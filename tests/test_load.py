@@ -410,3 +410,20 @@ def test_include_closed_keeps_closed_rows_with_coordinates(hampshire_raw):
     assert len(centres.frame) + len(centres.excluded) == len(hampshire_raw)
     assert centres.excluded["reason"].str.contains("no coordinates").all()
     assert np.isfinite(_xy(centres.frame)).all()
+
+
+def test_blank_lines_keep_row_numbers_true_to_the_file(tmp_path):
+    path = tmp_path / "blank.csv"
+    path.write_text("id,lat,lon\na,51.0,-1.0\n\nb,51.1,-1.1\nc,951.2,-1.2\n")
+    with pytest.raises(InputError) as info:
+        load_centres(path)
+    assert info.value.row == 5  # the fifth line of the file, blank line counted
+    assert info.value.column == "lat"
+
+
+def test_degrees_given_as_projected_metres_are_refused(tmp_path):
+    path = tmp_path / "xy.csv"
+    path.write_text("id,x,y\na,-1.30,51.05\nb,-1.31,51.06\nc,-1.29,51.07\n")
+    with pytest.raises(InputError, match="looks like degrees"):
+        load_centres(path, crs="EPSG:27700")
+    assert len(load_centres(path, crs="EPSG:4326")) == 3
