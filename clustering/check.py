@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -49,7 +50,7 @@ def check_layout(
     rule: SizeRule,
     *,
     input_ids: Iterable[str] | None = None,
-    matrix: pd.DataFrame | None = None,
+    matrix: pd.DataFrame | str | Path | None = None,
     weights: Weights | None = None,
 ) -> CheckReport:
     """Verify ``layout`` against ``rule``.
@@ -64,9 +65,12 @@ def check_layout(
         Every centre id of the input: each must be a member of exactly one
         cluster or excluded with a reason.
     matrix
-        The user's cost matrix as a square frame indexed by centre id (rows:
-        member, columns: venue). Without it distances are straight lines between
-        the projected coordinates, in metres.
+        The user's cost matrix: its file (read here, independently of the
+        engine's reader: ``from,to,<value>`` rows or a square table with ids in
+        the first column and the header), or a square frame indexed by centre id
+        (rows: member, columns: venue). A centre's cost to itself is zero.
+        Without it, distances are straight lines between the projected
+        coordinates, in metres.
     weights
         The objective's weights; the weighted total (travel plus contrast
         deviations, recomputed here from the attribute columns) must match
@@ -74,6 +78,8 @@ def check_layout(
     """
     report = CheckReport()
     bad = report.violations
+    if matrix is not None and not isinstance(matrix, pd.DataFrame):
+        matrix = _read_matrix(Path(matrix))
     frame = layout.centres
     ids = frame["centre_id"].astype(str)
     excluded_ids = layout.excluded["centre_id"].astype(str)
@@ -185,3 +191,44 @@ def _weighted_total(frame: pd.DataFrame, travel: float, unit: str, weights) -> f
             deviation = 0.5 * np.abs(counts.to_numpy() - expected).sum()
         value += weight * float(deviation)
     return value / per_km
+
+
+def _plain_id(text: str) -> str:
+    text = str(text).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return str(int(number)) if "." in text and number.is_integer() else text
+
+
+def _read_matrix(path: Path) -> pd.DataFrame:
+    """A square member × venue frame from a matrix file, with a zero diagonal."""
+    table = None
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    if table is None:
+        raise ValueError(f"{path}: unreadable matrix")
+    lower = [c.strip().lower() for c in table.columns]
+    if "from" in lower and "to" in lower and len(table.columns) >= 3:
+        src = table.iloc[:, lower.index("from")].map(_plain_id)
+        dst = table.iloc[:, lower.index("to")].map(_plain_id)
+        value_col = next(i for i, c in enumerate(lower) if c not in ("from", "to"))
+        values = table.iloc[:, value_col].astype(float)
+        square = pd.DataFrame({"a": src, "b": dst, "v": values}).pivot_table(
+            index="a", columns="b", values="v", aggfunc="first"
+        )
+    else:
+        square = table.set_index(table.columns[0])
+        square.index = square.index.map(_plain_id)
+        square.columns = [_plain_id(c) for c in square.columns]
+        square = square.astype(float)
+    ids = sorted(set(square.index) | set(square.columns))
+    square = square.reindex(index=ids, columns=ids)
+    values = square.to_numpy(dtype=float, copy=True)
+    np.fill_diagonal(values, 0.0)
+    return pd.DataFrame(values, index=ids, columns=ids)

@@ -108,7 +108,7 @@ def form_clusters(
     input_ids = centres.frame["centre_id"].tolist() + centres.excluded["centre_id"].tolist()
     if rule.size_by is not None:
         centres = _require_weights(centres, rule.size_by)
-    centres, costs, matrix_frame = _costs(centres, distances)
+    centres, costs = _costs(centres, distances)
     frame = centres.frame
     loads = None if rule.size_by is None else frame[rule.size_by].to_numpy(dtype=float)
     bounds = resolve(rule, len(frame), loads)
@@ -241,8 +241,13 @@ def form_clusters(
         stats,
     )
     stats["seconds"] = time.perf_counter() - t0
+    # the checker reads the matrix file itself, not the engine's parsed copy
     check = check_layout(
-        layout, rule, input_ids=input_ids, matrix=matrix_frame, weights=objective.weights
+        layout,
+        rule,
+        input_ids=input_ids,
+        matrix=None if distances is None else distances,
+        weights=objective.weights,
     )
     check.raise_if_failed()
     layout.objective = check.recomputed_objective
@@ -269,13 +274,11 @@ def _check_settings(*, time_limit: float, seed: int, workers: int, gap_target: f
             raise InputError(f"{name} {value!r} is not allowed", fix=f"use {want}")
 
 
-def _costs(
-    centres: Centres, distances: str | Path | None
-) -> tuple[Centres, Costs, pd.DataFrame | None]:
+def _costs(centres: Centres, distances: str | Path | None) -> tuple[Centres, Costs]:
     frame = centres.frame
     if distances is None:
         xy = np.column_stack([frame.geometry.x.to_numpy(), frame.geometry.y.to_numpy()])
-        return centres, euclidean_costs(xy), None
+        return centres, euclidean_costs(xy)
     ids = frame["centre_id"].astype(str).tolist()
     costs, missing = read_cost_matrix(distances, ids)
     if missing:
@@ -290,8 +293,7 @@ def _costs(
             file=str(distances),
             fix="use the same ids as the centres file",
         )
-    matrix_frame = pd.DataFrame(costs.matrix, index=found, columns=found)
-    return centres, costs, matrix_frame
+    return centres, costs
 
 
 def _require_weights(centres: Centres, column: str) -> Centres:
@@ -303,7 +305,9 @@ def _require_weights(centres: Centres, column: str) -> Centres:
             fix=f"use one of {', '.join(c for c in centres.frame.columns if c != 'geometry')}",
         )
     values = pd.to_numeric(centres.frame[column], errors="coerce")
-    centres.frame[column] = values
+    frame = centres.frame.copy()  # the caller's centres stay as they were
+    frame[column] = values
+    centres = Centres(frame, centres.excluded, centres.source, centres.schema, centres.columns)
     return centres.exclude(values.isna().to_numpy(), f"no {column} value to size clusters by")
 
 
