@@ -15,7 +15,7 @@ from shapely.geometry import MultiPoint, mapping
 from shapely.geometry.polygon import orient
 
 from .layout import Layout
-from .metrics import cluster_summary, distance_scale
+from .metrics import cluster_summary, contrast_summary, distance_scale
 from .report import render_map, write_report
 
 __all__ = ["HULL_BUFFER_M", "to_jsonable", "write_outputs"]
@@ -159,6 +159,9 @@ def write_outputs(layout: Layout, out_dir: str | Path) -> dict[str, Path]:
         (3 dp; ``distance_<unit>`` for a user matrix) and ``excluded_reason``.
     ``clusters.csv``
         :func:`clustering.metrics.cluster_summary`.
+    ``contrast.csv``
+        :func:`~clustering.metrics.contrast_summary`: each attribute's deviation
+        from the area's mix.
     ``excluded.csv``
         The excluded centres with their reasons (a header only when none).
     ``clusters.geojson``
@@ -207,6 +210,9 @@ def write_outputs(layout: Layout, out_dir: str | Path) -> dict[str, Path]:
     summary = cluster_summary(layout)
     files["clusters"] = out / "clusters.csv"
     summary.to_csv(files["clusters"], index=False)
+
+    files["contrast"] = out / "contrast.csv"
+    contrast_summary(layout).to_csv(files["contrast"], index=False)
 
     files["excluded"] = out / "excluded.csv"
     excluded = layout.excluded

@@ -17,11 +17,14 @@ import numpy as np
 import pandas as pd
 
 from .layout import Layout
+from .objective import Weights, build_objective
 from .schemas import NUMERIC_ATTRIBUTES
 
 __all__ = [
+    "CONTRAST_REPORTED",
     "MIX_ATTRIBUTES",
     "cluster_summary",
+    "contrast_summary",
     "distance_scale",
     "overall_summary",
 ]
@@ -134,7 +137,12 @@ def cluster_summary(layout: Layout) -> pd.DataFrame:
           only has whole numbers, otherwise 1 dp; empty when the cluster has no value);
         - for ``phase``, ``urban_rural``, ``religious_character`` and ``type``
           when present with at least two distinct values overall: ``<attr>_mix``,
-          e.g. ``"Urban city and town 7, Rural village 3"``.
+          e.g. ``"Urban city and town 7, Rural village 3"``;
+        - contrast, for attributes with a contrast weight and those in
+          :data:`CONTRAST_REPORTED`: ``<attr>_off_area_mean`` (numeric: how far
+          the cluster's mean is from the area's) or ``<attr>_out_of_mix``
+          (categorical: schools that would have to change category for the
+          cluster to mirror the area).
     """
     centres = layout.centres
     factor, suffix = distance_scale(layout.unit)
@@ -190,7 +198,54 @@ def cluster_summary(layout: Layout) -> pd.DataFrame:
         texts = {k: _mix_text(values.iloc[positions[k]]) for k in clusters}
         out[f"{attr}_mix"] = [texts[k] for k in clusters]
 
+    labels = np.searchsorted(clusters, frame["cluster"].to_numpy())
+    for term in _contrast_terms(layout):
+        deviation = term.deviation(labels)
+        if term.kind == "numeric":  # how far the cluster's mean is from the area's
+            out[f"{term.attribute}_off_area_mean"] = (deviation / out["size"]).round(2)
+        else:  # schools that would have to change category to mirror the area
+            out[f"{term.attribute}_out_of_mix"] = deviation.round(2)
     return out
+
+
+#: Attributes whose contrast is always reported when present, weighted or not.
+CONTRAST_REPORTED = ("fsm_pct", "frl_pct", "imd_decile", "ethnic_diversity", "urban_rural")
+
+
+def _contrast_terms(layout: Layout):
+    weighted = dict(layout.params.get("weights", {}).get("contrast", {}))
+    centres = layout.centres
+    names = list(weighted) + [a for a in CONTRAST_REPORTED if a not in weighted]
+    present = [a for a in names if a in centres.columns and centres[a].notna().any()]
+    if not present:
+        return []
+    weights = Weights(1.0, {a: weighted.get(a, 0.0) for a in present})
+    return list(build_objective(centres, weights, unit=layout.unit).terms)
+
+
+def contrast_summary(layout: Layout) -> pd.DataFrame:
+    """How mixed the clusters are, per attribute, in the units of the objective.
+
+    One row per attribute: ``weight`` (0 when the layout did not optimise it),
+    ``deviation`` (numeric: Σ clusters size × |cluster mean − area mean|, in
+    school × attribute units; categorical: schools out of the area's mix) and
+    ``per_centre`` (the deviation divided by the number of centres).
+    """
+    rows = []
+    n = max(len(layout.centres), 1)
+    labels = np.unique(layout.centres["cluster"].to_numpy(), return_inverse=True)[1]
+    for term in _contrast_terms(layout):
+        total = float(term.deviation(labels).sum())
+        rows.append(
+            {
+                "attribute": term.attribute,
+                "kind": term.kind,
+                "weight": term.weight,
+                "deviation": round(total, 2),
+                "per_centre": round(total / n, 3),
+            }
+        )
+    return pd.DataFrame(rows, columns=["attribute", "kind", "weight", "deviation", "per_centre"])
 
 
 def _clean(value: Any) -> Any:

@@ -30,7 +30,7 @@ from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 from scipy.spatial import cKDTree
 
 from .layout import Layout
-from .metrics import cluster_summary, distance_scale, overall_summary
+from .metrics import cluster_summary, contrast_summary, distance_scale, overall_summary
 
 __all__ = ["cluster_colours", "render_map", "write_report"]
 
@@ -426,13 +426,30 @@ tr:nth-child(even) td { background: #fafbfc; }
 {%- endfor %}
 </div>
 <p class="note">The lower bound is proven: no layout with these settings can have a total below
-it, so the gap says how far from the best possible this layout can at most be.</p>
+it, so the gap says how far from the best possible this layout can at most be.
+{%- if weighted %} With contrast weights the bound covers travel only (deviations are never
+negative), so the gap over-states the distance from the best layout.{% endif %}</p>
 
 <h2>Map</h2>
 {% if map_uri -%}
 <img class="map" src="{{ map_uri }}" alt="Map of the clusters">
 {%- else -%}
 <p>No map.</p>
+{%- endif %}
+
+{% if contrast.rows -%}
+<h2>Mix (contrast)</h2>
+<p>How far clusters are from the area's own mix. Numeric attributes: Σ over clusters of
+size × |cluster mean − area mean| (school × units); categorical: schools that would have to
+change category for every cluster to mirror the area. Weight 0: reported, not optimised.</p>
+<table>
+<thead><tr>{% for h in contrast.header %}<th>{{ h }}</th>{% endfor %}</tr></thead>
+<tbody>
+{%- for row in contrast.rows %}
+<tr>{% for cell, num in row %}{{ td(cell, num) }}{% endfor %}</tr>
+{%- endfor %}
+</tbody>
+</table>
 {%- endif %}
 
 <h2>Clusters</h2>
@@ -569,6 +586,7 @@ def _table(frame: pd.DataFrame) -> dict[str, Any]:
 def _headline(layout: Layout, overall: dict[str, Any]) -> list[dict[str, str]]:
     suffix = overall["distance_unit"]
     factor, _ = distance_scale(layout.unit)
+    weighted = any(layout.params.get("weights", {}).get("contrast", {}).values())
 
     def dist(key: str) -> str:
         value = overall.get(f"{key}_{suffix}")
@@ -589,7 +607,7 @@ def _headline(layout: Layout, overall: dict[str, Any]) -> list[dict[str, str]]:
         {"label": "Mean travel to venue", "value": dist("mean_to_venue"), "cls": ""},
         {"label": "Longest travel to venue", "value": dist("max_to_venue"), "cls": ""},
         {
-            "label": "Objective (total to venue)",
+            "label": "Objective (weighted)" if weighted else "Objective (total to venue)",
             "value": f"{layout.objective * factor:,.1f} {suffix}",
             "cls": "",
         },
@@ -662,6 +680,8 @@ def write_report(
         headline=_headline(layout, overall),
         map_uri=map_uri,
         table=_table(summary),
+        contrast=_table(contrast_summary(layout)),
+        weighted=any(layout.params.get("weights", {}).get("contrast", {}).values()),
         excluded=_table(excluded[columns]),
         params=_flatten(layout.params),
         stats=_flatten(layout.stats),

@@ -28,6 +28,7 @@ def test_cli_writes_every_output_and_loses_nothing(sample_run):
     assert status == 0
     for name in [
         "assignments.csv",
+        "contrast.csv",
         "clusters.csv",
         "excluded.csv",
         "clusters.geojson",

@@ -180,6 +180,7 @@ def test_write_outputs_writes_every_file(outputs: dict[str, Path]) -> None:
     assert names == {
         "assignments.csv",
         "clusters.csv",
+        "contrast.csv",
         "excluded.csv",
         "clusters.geojson",
         "centres.geojson",
