@@ -132,6 +132,20 @@ def check_layout(
         for k, load in loads.items():
             if not lo - 1e-9 <= load <= hi + 1e-9:
                 bad.append(f"cluster {k} has {rule.size_by} {load:g}, outside {lo:g}–{hi:g}")
+    for quota in rule.quotas:
+        if quota.column not in frame.columns:
+            bad.append(f"quota column {quota.column!r} is missing from the layout")
+            continue
+        values = frame[quota.column].astype(object)
+        text = values.where(values.notna(), "").astype(str).str.strip().str.lower()
+        hits = (text == str(quota.value).strip().lower()).groupby(frame["cluster"]).sum()
+        most = math.inf if quota.max is None else quota.max
+        for k, have in hits.reindex(clusters, fill_value=0).items():
+            if not quota.min <= have <= most:
+                bad.append(
+                    f"cluster {k} has {have} centre(s) with {quota.label()}, outside "
+                    f"{quota.min}–{'' if quota.max is None else quota.max}"
+                )
     if rule.n_clusters is not None and len(clusters) != rule.n_clusters:
         bad.append(f"{len(clusters)} clusters formed, {rule.n_clusters} were asked for")
 

@@ -161,6 +161,13 @@ def solve_cpsat(
                 high = sum(int(w_high[i]) * x[i, j] for i in members_of[j])
                 room = int(np.floor(bounds.max_weight * weight_scale + 1e-9))
                 model.add(high <= room * is_open[j])
+    for mask, q_lo, q_hi in bounds.quotas:
+        for j in range(n):
+            counted = [x[i, j] for i in members_of[j] if mask[i]]
+            if q_lo > 0:
+                model.add(sum(counted) >= q_lo * is_open[j])
+            if q_hi < bounds.max_size:
+                model.add(sum(counted) <= q_hi * is_open[j])
     model.add(sum(is_open) == p)
 
     # objective

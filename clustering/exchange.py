@@ -47,6 +47,8 @@ def exchange(
     count = np.bincount(label, minlength=k)
     w = bounds.weights
     load = None if w is None else np.bincount(label, weights=w, minlength=k)
+    quotas = [(m.astype(float), lo, hi) for m, lo, hi in bounds.quotas]
+    qcount = [np.bincount(label, weights=m, minlength=k) for m, _, _ in quotas]
     is_venue = np.zeros(n, dtype=bool)
     is_venue[venues] = True
     near = np.argsort(costs[np.ix_(venues, venues)], axis=1)[:, 1 : neighbours + 1]
@@ -82,6 +84,11 @@ def exchange(
                         & (load[b] + shift <= bounds.max_weight + 1e-9)
                     )
                     delta = np.where(ok, delta, np.inf)
+                for (mask, q_lo, q_hi), qc in zip(quotas, qcount, strict=True):
+                    shift = mask[ia][:, None] - mask[ib][None, :]
+                    ok = (qc[a] - shift >= q_lo) & (qc[a] - shift <= q_hi)
+                    ok &= (qc[b] + shift >= q_lo) & (qc[b] + shift <= q_hi)
+                    delta = np.where(ok, delta, np.inf)
                 r, c = np.unravel_index(np.argmin(delta), delta.shape)
                 if delta[r, c] < -1e-9:
                     i, j = ia[r], ib[c]
@@ -92,6 +99,9 @@ def exchange(
                     if load is not None:
                         load[a] += w[j] - w[i]
                         load[b] += w[i] - w[j]
+                    for (mask, _, _), qc in zip(quotas, qcount, strict=True):
+                        qc[a] += mask[j] - mask[i]
+                        qc[b] += mask[i] - mask[j]
                     changes += 1
                     improved = True
                     continue
@@ -110,6 +120,9 @@ def exchange(
                         load[b] + w[ia] <= bounds.max_weight + 1e-9
                     )
                     delta = np.where(ok, delta, np.inf)
+                for (mask, q_lo, q_hi), qc in zip(quotas, qcount, strict=True):
+                    ok = (qc[a] - mask[ia] >= q_lo) & (qc[b] + mask[ia] <= q_hi)
+                    delta = np.where(ok, delta, np.inf)
                 r = int(np.argmin(delta))
                 if delta[r] < -1e-9:
                     i = ia[r]
@@ -120,6 +133,9 @@ def exchange(
                     if load is not None:
                         load[a] -= w[i]
                         load[b] += w[i]
+                    for (mask, _, _), qc in zip(quotas, qcount, strict=True):
+                        qc[a] -= mask[i]
+                        qc[b] += mask[i]
                     count[a] -= 1
                     count[b] += 1
                     changes += 1

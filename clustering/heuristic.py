@@ -49,6 +49,8 @@ def assign_to_venues(
     lo, hi = bounds.min_size, bounds.max_size
     if not p * lo <= n <= p * hi:
         return None
+    if bounds.quotas and np.any(sum(m.astype(int) for m, _, _ in bounds.quotas) > 1):
+        return None  # overlapping quota groups do not fit one flow; CP-SAT handles them
     is_venue = np.zeros(n, dtype=bool)
     is_venue[venues] = True
     members = np.flatnonzero(~is_venue)
@@ -59,23 +61,48 @@ def assign_to_venues(
             cols = np.broadcast_to(np.arange(p), sub.shape)
         else:
             cols = np.argpartition(sub, k - 1, axis=1)[:, :k]
-        result = _flow(sub, cols, members, venues, n, lo, hi, scale)
+        result = _flow(sub, cols, members, venues, n, lo, hi, scale, bounds.quotas)
         if result is not None:
             return result
     return None
 
 
-def _flow(sub, cols, members, venues, n, lo, hi, scale):
+def _flow(sub, cols, members, venues, n, lo, hi, scale, quotas=()):
+    """Min-cost flow: members → (quota node →) venue → sink.
+
+    "Must" slots (the minimum size, each quota's minimum) carry a large
+    negative cost, so the flow fills them whenever any assignment can; the
+    result is checked and ``None`` returned when some must-slot stayed empty.
+    Quota groups must not overlap.
+    """
     m, p = len(members), len(venues)
     sink = m + p
     rows = np.repeat(np.arange(m), cols.shape[1])
     flat_cols = cols.reshape(-1)
     unit = np.rint(sub[rows, flat_cols] * scale).astype(np.int64)
     big = int(unit.max(initial=0)) * (m + 1) + 1
+    # each member enters its quota's node for the venue, or the venue itself
+    group = np.full(m, -1)
+    for q, (mask, _, _) in enumerate(quotas):
+        group[mask[members]] = q
+    entry = np.where(group[rows] >= 0, sink + 1 + group[rows] * p + flat_cols, m + flat_cols)
     starts = [rows, m + np.arange(p), m + np.arange(p)]
-    ends = [m + flat_cols, np.full(p, sink), np.full(p, sink)]
+    ends = [entry, np.full(p, sink), np.full(p, sink)]
     caps = [np.ones(len(rows), dtype=np.int64), np.full(p, lo - 1), np.full(p, hi - lo)]
     cost = [unit, np.full(p, -big), np.zeros(p, dtype=np.int64)]
+    needs = []
+    for q, (mask, q_lo, q_hi) in enumerate(quotas):
+        own = mask[venues].astype(np.int64)  # a venue counts towards its own quota
+        need = np.maximum(q_lo - own, 0)
+        room = q_hi - own - need
+        if np.any(room < 0):
+            return None
+        node = sink + 1 + q * p + np.arange(p)
+        starts += [node, node]
+        ends += [m + np.arange(p), m + np.arange(p)]
+        caps += [need, room]
+        cost += [np.full(p, -big), np.zeros(p, dtype=np.int64)]
+        needs.append(need)
     flow = min_cost_flow.SimpleMinCostFlow()
     arcs = flow.add_arcs_with_capacity_and_unit_cost(
         np.concatenate(starts).astype(np.int32),
@@ -83,19 +110,37 @@ def _flow(sub, cols, members, venues, n, lo, hi, scale):
         np.concatenate(caps).astype(np.int64),
         np.concatenate(cost).astype(np.int64),
     )
-    supplies = np.concatenate([np.ones(m), np.zeros(p), [-m]]).astype(np.int64)
-    flow.set_nodes_supplies(np.arange(m + p + 1, dtype=np.int32), supplies)
+    nodes = sink + 1 + len(quotas) * p
+    supplies = np.zeros(nodes, dtype=np.int64)
+    supplies[:m] = 1
+    supplies[sink] = -m
+    flow.set_nodes_supplies(np.arange(nodes, dtype=np.int32), supplies)
     if flow.solve() != flow.OPTIMAL:
         return None
     flows = flow.flows(arcs)
     filled = flows[len(rows) : len(rows) + p]
     if np.any(filled < lo - 1):
         return None
+    at = len(rows) + 2 * p
+    for need in needs:
+        if np.any(flows[at : at + p] < need):
+            return None
+        at += 2 * p
     used = flows[: len(rows)] > 0
     venue_of = np.empty(n, dtype=np.int64)
     venue_of[venues] = venues
     venue_of[members[rows[used]]] = venues[flat_cols[used]]
     return venue_of
+
+
+def quotas_hold(venue_of: np.ndarray, bounds: Bounds) -> bool:
+    """Whether every cluster meets every quota."""
+    labels = np.unique(venue_of, return_inverse=True)[1]
+    for mask, q_lo, q_hi in bounds.quotas:
+        counts = np.bincount(labels, weights=mask.astype(float))
+        if np.any(counts < q_lo) or np.any(counts > q_hi):
+            return False
+    return True
 
 
 def medoids(costs: np.ndarray, venue_of: np.ndarray) -> np.ndarray:
@@ -161,7 +206,7 @@ def construct(
             continue
         if bounds.weights is not None:
             venue_of = repair_weights(costs, venue_of, bounds)
-            if venue_of is None:
+            if venue_of is None or not quotas_hold(venue_of, bounds):
                 continue
         cost = layout_cost(costs, venue_of)
         if cost < best_cost:

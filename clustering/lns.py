@@ -30,18 +30,6 @@ from .spec import Bounds
 __all__ = ["improve"]
 
 
-def _sub_bounds(bounds: Bounds, members: np.ndarray, m: int) -> Bounds:
-    return Bounds(
-        len(members),
-        bounds.min_size,
-        bounds.max_size,
-        m,
-        None if bounds.weights is None else bounds.weights[members],
-        bounds.min_weight,
-        bounds.max_weight,
-    )
-
-
 def improve(
     costs: np.ndarray,
     bounds: Bounds,
@@ -93,7 +81,7 @@ def improve(
         sub = costs[np.ix_(members, members)]
         result = solve_cpsat(
             sub,
-            _sub_bounds(bounds, members, k),
+            bounds.restricted(members, k),
             scale=scale,
             hint=hint,
             candidates=len(members),

@@ -38,7 +38,7 @@ from .load import load_centres
 from .objective import Weights
 from .schemas import FIELDS
 from .solve import Progress, form_clusters
-from .spec import SizeRule
+from .spec import Quota, SizeRule
 
 __all__ = ["Scenario", "load_scenario", "run_scenario", "scenario_to_toml"]
 
@@ -149,11 +149,40 @@ def _read(path: Path) -> dict[str, Any]:
 
 def _validate(raw: dict[str, Any], file: str) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
+    quotas = raw.pop("quota", [])
+    if not isinstance(quotas, list):
+        raise _fail(file, "quota", "must be a list of tables", "write [[quota]] for each quota")
+    checked = []
+    for k, quota in enumerate(quotas, start=1):
+        name = f"quota #{k}"
+        if not isinstance(quota, dict):
+            raise _fail(file, name, "must be a table", "write [[quota]] and keys below it")
+        unknown = set(quota) - {"column", "value", "min", "max"}
+        if unknown:
+            raise _fail(
+                file, f"{name}.{min(unknown)}", "unknown key", "use column, value, min, max"
+            )
+        for key in ("column", "value"):
+            if not isinstance(quota.get(key), str | int) or isinstance(quota.get(key), bool):
+                raise _fail(file, f"{name}.{key}", "is missing or not text", f'add {key} = "..."')
+        for key in ("min", "max"):
+            v = quota.get(key)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+                raise _fail(
+                    file,
+                    f"{name}.{key}",
+                    f"{v!r} is not a whole number of 0 or more",
+                    "change the value",
+                )
+        if quota.get("max") is not None and quota["max"] < quota.get("min", 0):
+            raise _fail(file, f"{name}.max", "is below min", "swap them")
+        checked.append(
+            Quota(str(quota["column"]), str(quota["value"]), quota.get("min", 0), quota.get("max"))
+        )
     for table, body in raw.items():
         if table not in _TABLES:
-            raise _fail(
-                file, f"[{table}]", "unknown table", f"use {', '.join(f'[{t}]' for t in _TABLES)}"
-            )
+            known = ", ".join([*(f"[{t}]" for t in _TABLES), "[[quota]]"])
+            raise _fail(file, f"[{table}]", "unknown table", f"use {known}")
         if not isinstance(body, dict):
             raise _fail(file, table, "must be a table", f"write [{table}] and keys below it")
         allowed = _TABLES[table]
@@ -176,6 +205,7 @@ def _validate(raw: dict[str, Any], file: str) -> dict[str, dict[str, Any]]:
             if problem:
                 raise _fail(file, name, f"{value!r} {problem}", "change the value")
         out[table] = body
+    out["quota"] = checked
     columns = out.get("data", {}).get("columns", {})
     for fld, col in columns.items():
         if fld not in FIELDS:
@@ -229,6 +259,7 @@ def load_scenario(path: str | Path) -> Scenario:
         size_by=sizes.get("by"),
         min_weight=sizes.get("min_weight"),
         max_weight=sizes.get("max_weight"),
+        quotas=tuple(tables["quota"]),
     )
     return Scenario(
         centres=resolve(data.get("centres")),
@@ -296,6 +327,11 @@ def scenario_to_toml(scenario: Scenario, *, relative_to: str | Path | None = Non
     }
     lines += ["", "[sizes]"]
     lines += [f"{k} = {_toml_value(v)}" for k, v in sizes.items() if v is not None]
+    for quota in rule.quotas:
+        lines += ["", "[[quota]]", f"column = {_toml_value(quota.column)}"]
+        lines += [f"value = {_toml_value(quota.value)}", f"min = {quota.min}"]
+        if quota.max is not None:
+            lines.append(f"max = {quota.max}")
     lines += ["", "[objective]", f"travel = {_toml_value(scenario.weights.travel)}"]
     if scenario.weights.contrast:
         lines += ["", "[objective.contrast]"]

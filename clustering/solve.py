@@ -111,7 +111,7 @@ def form_clusters(
     centres, costs = _costs(centres, distances)
     frame = centres.frame
     loads = None if rule.size_by is None else frame[rule.size_by].to_numpy(dtype=float)
-    bounds = resolve(rule, len(frame), loads)
+    bounds = resolve(rule, len(frame), loads, _quota_masks(centres, rule))
     scale = costs.integer_scale()
     objective = build_objective(frame, weights, unit=costs.unit, source=centres.source)
     xy = np.column_stack([frame.geometry.x.to_numpy(), frame.geometry.y.to_numpy()])
@@ -125,7 +125,7 @@ def form_clusters(
     t = time.perf_counter()
     venue_of = heuristic.construct(costs.matrix, xy, bounds, seed=seed, scale=scale)
     stats["construction_seconds"] = time.perf_counter() - t
-    if venue_of is None and bounds.weights is None:
+    if venue_of is None and bounds.weights is None and not bounds.quotas:
         raise SolverError("the construction found no layout; this is a bug, please report it")
     travel_upper = np.inf if venue_of is None else heuristic.layout_cost(costs.matrix, venue_of)
     upper = np.inf if venue_of is None else objective.cost(costs.matrix, venue_of)
@@ -255,6 +255,24 @@ def form_clusters(
     stats["checker"] = "passed"
     report("done", layout.objective, layout.lower_bound)
     return layout
+
+
+def _quota_masks(centres: Centres, rule: SizeRule) -> list[np.ndarray]:
+    """For each quota, which centres count towards it."""
+    masks = []
+    for quota in rule.quotas:
+        if quota.column not in centres.frame.columns:
+            raise InputError(
+                f"a quota names {quota.column!r}, which the centres do not have",
+                file=centres.source,
+                column=quota.column,
+                fix="use one of "
+                + ", ".join(c for c in centres.frame.columns if c not in {"geometry", "row"}),
+            )
+        values = centres.frame[quota.column].astype(object)
+        text = values.where(values.notna(), "").astype(str).str.strip().str.lower()
+        masks.append((text == str(quota.value).strip().lower()).to_numpy())
+    return masks
 
 
 def _check_settings(*, time_limit: float, seed: int, workers: int, gap_target: float) -> None:

@@ -15,7 +15,25 @@ import numpy as np
 
 from .errors import InfeasibleError
 
-__all__ = ["Bounds", "SizeRule", "resolve"]
+__all__ = ["Bounds", "Quota", "SizeRule", "resolve"]
+
+
+@dataclass(frozen=True)
+class Quota:
+    """Each cluster holds between ``min`` and ``max`` centres whose ``column`` is ``value``.
+
+    For example ``Quota("phase", "high", min=1)``: at least one high school per
+    cluster; ``Quota("type", "A3", max=1)``: at most one special school.
+    Values compare as text, ignoring case and surrounding spaces.
+    """
+
+    column: str
+    value: str
+    min: int = 0
+    max: int | None = None
+
+    def label(self) -> str:
+        return f"{self.column} = {self.value!r}"
 
 
 @dataclass(frozen=True)
@@ -44,6 +62,7 @@ class SizeRule:
     size_by: str | None = None
     min_weight: float | None = None
     max_weight: float | None = None
+    quotas: tuple[Quota, ...] = ()
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -60,10 +79,31 @@ class Bounds:
     weights: np.ndarray | None = None
     min_weight: float = 0.0
     max_weight: float = math.inf
+    #: per quota: (members that count, least per cluster, most per cluster)
+    quotas: tuple[tuple[np.ndarray, int, int], ...] = ()
+
+    def restricted(self, rows: np.ndarray, n_clusters: int) -> Bounds:
+        """The same rules for the centres ``rows`` forming ``n_clusters`` clusters."""
+        return Bounds(
+            len(rows),
+            self.min_size,
+            self.max_size,
+            n_clusters,
+            None if self.weights is None else self.weights[rows],
+            self.min_weight,
+            self.max_weight,
+            tuple((mask[rows], lo, hi) for mask, lo, hi in self.quotas),
+        )
 
 
-def resolve(rule: SizeRule, n: int, weights: np.ndarray | None = None) -> Bounds:
-    """Check ``rule`` against ``n`` centres (and their weights) and fix the cluster count."""
+def resolve(
+    rule: SizeRule,
+    n: int,
+    weights: np.ndarray | None = None,
+    quota_masks: list[np.ndarray] | None = None,
+) -> Bounds:
+    """Check ``rule`` against ``n`` centres (their weights, who counts for each quota)
+    and fix the cluster count."""
     lo, hi = int(rule.min_size), int(rule.max_size)
     if lo < 1:
         raise InfeasibleError(f"the minimum cluster size must be at least 1 (got {lo})")
@@ -122,7 +162,31 @@ def resolve(rule: SizeRule, n: int, weights: np.ndarray | None = None) -> Bounds
             )
         target = rule.target_size if rule.target_size is not None else (lo + hi) / 2
         k = min(max(round(n / target), k_lo), k_hi)
-    return Bounds(n, lo, hi, k, weights, w_lo, w_hi)
+    quotas = []
+    for quota, mask in zip(rule.quotas, quota_masks or [], strict=True):
+        q_lo = int(quota.min)
+        q_hi = hi if quota.max is None else int(quota.max)
+        have = int(mask.sum())
+        if q_lo < 0 or q_hi < q_lo:
+            raise InfeasibleError(f"the quota on {quota.label()} needs 0 <= min <= max")
+        if have < k * q_lo:
+            raise InfeasibleError(
+                f"{k} clusters each need at least {q_lo} centre(s) with {quota.label()} "
+                f"but only {have} centres have it; lower the quota or form fewer clusters"
+            )
+        if q_hi < lo and n - have < k * (lo - q_hi):
+            raise InfeasibleError(
+                f"{k} clusters of at least {lo} may hold at most {q_hi} centre(s) with "
+                f"{quota.label()} each, which needs {k * (lo - q_hi)} other centres; "
+                f"there are {n - have}"
+            )
+        if have > k * q_hi:
+            raise InfeasibleError(
+                f"{have} centres have {quota.label()} but {k} clusters may hold at most "
+                f"{q_hi} each ({k * q_hi} in all); raise the quota's max"
+            )
+        quotas.append((np.asarray(mask, dtype=bool), q_lo, q_hi))
+    return Bounds(n, lo, hi, k, weights, w_lo, w_hi, tuple(quotas))
 
 
 def _allowed(k_lo: int, k_hi: int) -> str:

@@ -401,3 +401,53 @@ def test_weights_that_cannot_fit_are_reported_infeasible():
     # three schools of 0.334 exceed 1.0, so clusters hold two: 5 × 2 < 12
     with pytest.raises(InfeasibleError, match="size and weight bounds"):
         form_clusters(_centres(xy, np.full(12, 0.334)), rule, time_limit=3, workers=1)
+
+
+# --- quotas ------------------------------------------------------------------------------
+
+
+def _with_phase(n: int, seed: int):
+    rng = np.random.default_rng(seed)
+    xy = rng.random((n, 2)) * 30_000
+    phase = np.where(rng.random(n) < 0.2, "secondary", "primary")
+    frame = pd.DataFrame(
+        {
+            "id": [f"c{i}" for i in range(n)],
+            "x": xy[:, 0] + 450_000,
+            "y": xy[:, 1] + 130_000,
+            "phase": phase,
+        }
+    )
+    return load_centres(frame, crs="EPSG:27700"), phase
+
+
+@pytest.mark.parametrize(("n", "seed"), [(60, 0), (200, 1)])
+def test_every_cluster_gets_its_quota(n, seed):
+    from clustering.spec import Quota
+
+    centres, _ = _with_phase(n, seed)
+    rule = SizeRule(8, 12, quotas=(Quota("phase", "Secondary", min=1, max=3),))
+    layout = form_clusters(centres, rule, time_limit=5, seed=seed)
+    assert check_layout(layout, rule).ok
+    per = layout.centres.groupby("cluster")["phase"].apply(lambda s: (s == "secondary").sum())
+    assert per.between(1, 3).all()
+
+
+def test_quota_that_cannot_be_met_is_explained():
+    from clustering.spec import Quota
+
+    centres, phase = _with_phase(60, 0)
+    have = int((phase == "secondary").sum())
+    rule = SizeRule(2, 4, quotas=(Quota("phase", "secondary", min=1),))
+    with pytest.raises(InfeasibleError, match=f"each need at least 1 .* only {have} centres"):
+        form_clusters(centres, rule, time_limit=2)
+
+
+def test_checker_catches_a_broken_quota():
+    from clustering.spec import Quota
+
+    centres, _ = _with_phase(60, 0)
+    layout = form_clusters(centres, SizeRule(8, 12), time_limit=2)
+    strict = SizeRule(8, 12, quotas=(Quota("phase", "secondary", min=12),))
+    report = check_layout(layout, strict)
+    assert any("phase = 'secondary'" in v for v in report.violations)

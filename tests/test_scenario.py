@@ -139,3 +139,20 @@ def test_cli_reports_bad_scenario_without_traceback(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: ")
     assert "sizes.min" in err
+
+
+def test_quotas_in_a_scenario(tmp_path):
+    from clustering.spec import Quota
+
+    path = tmp_path / "q.toml"
+    path.write_text(
+        '[[quota]]\ncolumn = "phase"\nvalue = "high"\nmin = 1\n\n'
+        '[[quota]]\ncolumn = "type"\nvalue = "A3"\nmax = 1\n'
+    )
+    scenario = load_scenario(path)
+    assert scenario.sizes.quotas == (Quota("phase", "high", 1, None), Quota("type", "A3", 0, 1))
+    (tmp_path / "again.toml").write_text(scenario_to_toml(scenario))
+    assert load_scenario(tmp_path / "again.toml").sizes.quotas == scenario.sizes.quotas
+    path.write_text('[[quota]]\ncolumn = "phase"\nvalue = "high"\nmin = 3\nmax = 1\n')
+    with pytest.raises(InputError, match=r"quota #1\.max: is below min"):
+        load_scenario(path)
