@@ -16,12 +16,17 @@ from rich.table import Table
 
 from .errors import ClusteringError, InputError
 from .export import write_outputs
-from .load import load_centres
 from .metrics import cluster_summary, distance_scale, overall_summary
 from .objective import Weights
-from .scenario import Scenario, load_scenario, scenario_to_toml
+from .scenario import (
+    Scenario,
+    load_scenario,
+    run_scenario,
+    scenario_centres,
+    scenario_to_toml,
+)
 from .schemas import FIELDS
-from .solve import Progress, form_clusters
+from .solve import Progress
 
 __all__ = ["main"]
 
@@ -173,12 +178,7 @@ def _form(args: argparse.Namespace, out: Console, err: Console) -> int:
         raise InputError(
             "the output folder is a file", file=str(out_dir), fix="choose another --out folder"
         )
-    centres = load_centres(
-        source,
-        columns=scenario.columns or None,
-        crs=scenario.crs,
-        include_closed=scenario.include_closed,
-    )
+    centres = scenario_centres(scenario)
     if not args.quiet:
         err.print(
             f"Loaded {len(centres)} centres from {source} ({centres.schema} columns); "
@@ -197,17 +197,7 @@ def _form(args: argparse.Namespace, out: Console, err: Console) -> int:
             f"{suffix}  bound {event.lower_bound * factor:,.1f}{suffix}  gap {100 * gap:.2f} %"
         )
 
-    layout = form_clusters(
-        centres,
-        scenario.sizes,
-        distances=scenario.distances,
-        weights=scenario.weights,
-        time_limit=scenario.time_limit,
-        seed=scenario.seed,
-        workers=scenario.workers,
-        gap_target=scenario.gap_target,
-        progress=show,
-    )
+    layout = run_scenario(scenario, centres=centres, progress=show)
     try:
         files = write_outputs(layout, out_dir)
     except OSError as exc:

@@ -34,13 +34,19 @@ from typing import Any
 
 from .errors import InputError
 from .layout import Layout
-from .load import load_centres
+from .load import Centres, load_centres
 from .objective import Weights
 from .schemas import FIELDS
 from .solve import Progress, form_clusters
 from .spec import Quota, SizeRule
 
-__all__ = ["Scenario", "load_scenario", "run_scenario", "scenario_to_toml"]
+__all__ = [
+    "Scenario",
+    "load_scenario",
+    "run_scenario",
+    "scenario_centres",
+    "scenario_to_toml",
+]
 
 
 @dataclass(frozen=True)
@@ -347,22 +353,29 @@ def scenario_to_toml(scenario: Scenario, *, relative_to: str | Path | None = Non
     return "\n".join(lines) + "\n"
 
 
-def run_scenario(
-    scenario: Scenario, *, progress: Callable[[Progress], None] | None = None
-) -> Layout:
-    """Load the scenario's centres and form clusters as it says."""
+def scenario_centres(scenario: Scenario) -> Centres:
+    """Load the centres the scenario names, with its column mapping and CRS."""
     if scenario.centres is None:
         raise InputError(
             "the scenario names no centres file", fix='add centres = "FILE" under [data]'
         )
-    centres = load_centres(
+    return load_centres(
         scenario.centres,
         columns=scenario.columns or None,
         crs=scenario.crs,
         include_closed=scenario.include_closed,
     )
+
+
+def run_scenario(
+    scenario: Scenario,
+    *,
+    centres: Centres | None = None,
+    progress: Callable[[Progress], None] | None = None,
+) -> Layout:
+    """Form clusters as the scenario says (loading its centres unless they are given)."""
     return form_clusters(
-        centres,
+        centres if centres is not None else scenario_centres(scenario),
         scenario.sizes,
         distances=scenario.distances,
         weights=scenario.weights,
