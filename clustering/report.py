@@ -415,6 +415,16 @@ tr:nth-child(even) td { background: #fafbfc; }
 </head>
 <body>
 {%- macro td(cell, num) %}<td{% if num %} class="num"{% endif %}>{{ cell }}</td>{% endmacro %}
+{%- macro data_table(t) %}
+<table>
+<thead><tr>{% for h in t.header %}<th>{{ h }}</th>{% endfor %}</tr></thead>
+<tbody>
+{%- for row in t.rows %}
+<tr>{% for cell, num in row %}{{ td(cell, num) }}{% endfor %}</tr>
+{%- endfor %}
+</tbody>
+</table>
+{%- endmacro %}
 <h1>Clusters of {{ source }}</h1>
 <p class="sub">{{ overall.n_clusters }} clusters of {{ overall.n_centres }} centres
 {%- if overall.n_excluded %}, {{ overall.n_excluded }} excluded{% endif %}.</p>
@@ -442,39 +452,18 @@ negative), so the gap over-states the distance from the best layout.{% endif %}<
 <p>How far clusters are from the area's own mix. Numeric attributes: Σ over clusters of
 size × |cluster mean − area mean| (school × units); categorical: schools that would have to
 change category for every cluster to mirror the area. Weight 0: reported, not optimised.</p>
-<table>
-<thead><tr>{% for h in contrast.header %}<th>{{ h }}</th>{% endfor %}</tr></thead>
-<tbody>
-{%- for row in contrast.rows %}
-<tr>{% for cell, num in row %}{{ td(cell, num) }}{% endfor %}</tr>
-{%- endfor %}
-</tbody>
-</table>
+{{ data_table(contrast) }}
 {%- endif %}
 
 <h2>Clusters</h2>
 <div class="scroll">
-<table>
-<thead><tr>{% for h in table.header %}<th>{{ h }}</th>{% endfor %}</tr></thead>
-<tbody>
-{%- for row in table.rows %}
-<tr>{% for cell, num in row %}{{ td(cell, num) }}{% endfor %}</tr>
-{%- endfor %}
-</tbody>
-</table>
+{{ data_table(table) }}
 </div>
 
 <h2>Excluded centres</h2>
 {% if excluded.rows -%}
 <div class="scroll">
-<table>
-<thead><tr>{% for h in excluded.header %}<th>{{ h }}</th>{% endfor %}</tr></thead>
-<tbody>
-{%- for row in excluded.rows %}
-<tr>{% for cell, num in row %}{{ td(cell, num) }}{% endfor %}</tr>
-{%- endfor %}
-</tbody>
-</table>
+{{ data_table(excluded) }}
 </div>
 {%- else -%}
 <p>none</p>
