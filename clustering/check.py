@@ -18,6 +18,7 @@ import pandas as pd
 
 from .layout import Layout
 from .objective import Weights
+from .rules import Constraints, eligible
 from .spec import SizeRule
 
 __all__ = ["CheckReport", "check_layout"]
@@ -52,6 +53,7 @@ def check_layout(
     input_ids: Iterable[str] | None = None,
     matrix: pd.DataFrame | str | Path | None = None,
     weights: Weights | None = None,
+    constraints: Constraints | None = None,
 ) -> CheckReport:
     """Verify ``layout`` against ``rule``.
 
@@ -73,8 +75,12 @@ def check_layout(
         coordinates, in metres.
     weights
         The objective's weights; the weighted total (travel plus contrast
-        deviations, recomputed here from the attribute columns) must match
+        deviations, theme splits, split partnerships, moves and boundary
+        crossings, recomputed here from the columns) must match
         ``layout.objective``. Travel alone when omitted.
+    constraints
+        Links, partnerships, coordinators, maximum distance, boundary, consent,
+        exclusions and locks; each is verified.
     """
     report = CheckReport()
     bad = report.violations
@@ -176,13 +182,149 @@ def check_layout(
                 f"{int(off.sum())} member distance(s) wrong, e.g. {ids.iloc[i]!r}: "
                 f"stated {stated[i]:.3f}, recomputed {recomputed[i]:.3f}"
             )
+        if constraints is not None:
+            _check_constraints(bad, layout, constraints, recomputed, own_venue)
         total = _weighted_total(frame, float(recomputed.sum()), layout.unit, weights)
+        if constraints is not None and weights is not None:
+            total += _rule_terms(frame, constraints, weights, own_venue, layout.unit)
         report.recomputed_objective = total
         if not math.isclose(layout.objective, total, rel_tol=_REL_TOL, abs_tol=1.0):
             bad.append(f"objective {layout.objective:.3f} differs from the recomputed {total:.3f}")
         if layout.lower_bound > total * (1 + _REL_TOL) + 1e-6:
             bad.append(f"lower bound {layout.lower_bound:.3f} exceeds the objective {total:.3f}")
     return report
+
+
+def _same(values: np.ndarray) -> bool:
+    return len(set(values.tolist())) <= 1
+
+
+def _check_constraints(bad, layout, constraints, distance, own_venue) -> None:
+    """Every rule of ``constraints`` against the layout's table."""
+    c = constraints
+    frame = layout.centres
+    ids = frame["centre_id"].astype(str).to_numpy()
+    cluster = frame["cluster"].to_numpy()
+    by_id = dict(zip(ids, cluster, strict=True))
+    excluded = set(layout.excluded["centre_id"].astype(str))
+
+    def present(group):
+        return [str(g) for g in group if str(g) in by_id]
+
+    for cid in map(str, c.exclude):
+        if cid in by_id:
+            bad.append(f"centre {cid} is on the exclusion list but in cluster {by_id[cid]}")
+        elif cid not in excluded:
+            bad.append(f"centre {cid} is on the exclusion list but not listed as excluded")
+    if c.consent is not None and c.consent in frame.columns:
+        text = frame[c.consent].astype(object).where(frame[c.consent].notna(), "")
+        yes = text.astype(str).str.strip().str.lower().isin(
+            {"yes", "y", "true", "t", "1", "x", "willing", "consented", "consent", "agreed"}
+        ) | (pd.to_numeric(frame[c.consent], errors="coerce").fillna(0) > 0)
+        if (~yes).any():
+            bad.append(f"{int((~yes).sum())} member(s) have not consented ({c.consent})")
+    groups = [present(g) for g in c.must_link]
+    if c.partnerships_hard:
+        groups += [present(pair) for pair in c.partnerships]
+    for g in groups:
+        if not _same(np.array([by_id[x] for x in g])):
+            bad.append(f"must-link group {', '.join(g[:4])} is split over clusters")
+    for g in c.cannot_link:
+        g = present(g)
+        labels = [by_id[x] for x in g]
+        if len(set(labels)) < len(labels):
+            bad.append(f"cannot-link group {', '.join(g[:4])} shares a cluster")
+    if c.max_distance is not None:
+        limit = c.max_distance * (1000.0 if layout.unit == "m" else 1.0)
+        far = distance > limit * (1 + _REL_TOL) + 1e-6
+        if far.any():
+            i = int(np.flatnonzero(far)[0])
+            bad.append(
+                f"{int(far.sum())} member(s) travel beyond max_distance {c.max_distance:g}, "
+                f"e.g. {ids[i]!r}"
+            )
+    if c.boundary is not None and not c.cross_boundary:
+        region = frame[c.boundary].astype(str).to_numpy()
+        for k in np.unique(cluster):
+            if not _same(region[cluster == k]):
+                bad.append(f"cluster {k} crosses the {c.boundary} boundary")
+    if "coordinator" in frame.columns:
+        coord = frame["coordinator"].astype(bool).to_numpy()
+        counts = pd.Series(coord).groupby(cluster).sum()
+        for k, have in counts.items():
+            if have != 1:
+                bad.append(f"cluster {k} has {int(have)} coordinators (needs exactly 1)")
+        if c.coordinator is not None:
+            ok = eligible(frame, c.coordinator, source=c.source)
+            if (coord & ~ok).any():
+                bad.append(f"{int((coord & ~ok).sum())} coordinator(s) are not eligible")
+    elif c.coordinator is not None:
+        bad.append("the layout names no coordinators")
+    prev = c.previous
+    if prev is not None:
+        for label in map(str, c.lock_clusters):
+            before = sorted(cid for cid, lab in prev.cluster.items() if lab == label)
+            kept = [cid for cid in before if cid in by_id]
+            now = {by_id[cid] for cid in kept}
+            if len(now) != 1:
+                bad.append(f"locked cluster {label} was split")
+                continue
+            (k,) = now
+            members = sorted(ids[cluster == k].tolist())
+            if members != sorted(kept):
+                bad.append(f"locked cluster {label} changed its members")
+            venue_ids = frame.loc[frame["is_venue"].astype(bool) & (frame["cluster"] == k)]
+            if prev.venue.get(label) not in set(venue_ids["centre_id"].astype(str)):
+                bad.append(f"locked cluster {label} changed its venue")
+        locked = present(c.lock_centres)
+        for a in locked:
+            for b in locked:
+                if a < b:
+                    same_before = prev.cluster.get(a) == prev.cluster.get(b)
+                    if same_before != (by_id[a] == by_id[b]):
+                        bad.append(f"locked centres {a} and {b} did not keep their clusters")
+
+
+def _rule_terms(frame, constraints, weights, own_venue, unit) -> float:
+    """Weighted theme splits, split partnerships, moves and crossings, in cost units."""
+    per_km = 0.001 if unit == "m" else 1.0
+    c = constraints
+    cluster = frame["cluster"].to_numpy()
+    ids = frame["centre_id"].astype(str).to_numpy()
+    pos = frame.index.get_indexer(own_venue)
+    value = 0.0
+    for attr, weight in weights.themes.items():
+        cells = frame[attr].astype(object).where(frame[attr].notna(), "").astype(str)
+        spread: dict[str, set] = {}
+        for k, cell in zip(cluster, cells, strict=True):
+            for theme in cell.replace("|", ";").split(";"):
+                theme = theme.strip()
+                if theme and theme.lower() != "none":
+                    spread.setdefault(theme, set()).add(k)
+        value += weight * sum(len(v) - 1 for v in spread.values())
+    if weights.partnerships > 0 and not c.partnerships_hard:
+        by_id = dict(zip(ids, cluster, strict=True))
+        split = sum(
+            1
+            for a, b in c.partnerships
+            if str(a) in by_id
+            and str(b) in by_id
+            and str(a) != str(b)
+            and by_id[str(a)] != by_id[str(b)]
+        )
+        value += weights.partnerships * split
+    if weights.stability > 0 and c.previous is not None:
+        before = np.array([c.previous.cluster.get(x) for x in ids], dtype=object)
+        moved = np.array(
+            [b is not None and before[v] != b for b, v in zip(before, pos, strict=True)]
+        )
+        value += weights.stability * int(moved.sum())
+    if weights.boundary > 0 and c.boundary is not None and c.cross_boundary:
+        region = frame[c.boundary].astype(object).where(frame[c.boundary].notna(), "")
+        region = region.astype(str).str.strip().to_numpy()
+        crossing = (region != region[pos]) & (region != "") & (region[pos] != "")
+        value += weights.boundary * int(crossing.sum())
+    return value / per_km
 
 
 def _weighted_total(frame: pd.DataFrame, travel: float, unit: str, weights) -> float:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.sat.python import cp_model
 
-from .objective import ContrastTerm, Objective
+from .objective import ContrastTerm, Objective, PairTerm, ThemeTerm
 from .spec import Bounds
 
 __all__ = ["CpSatResult", "Progress", "solve_cpsat"]
@@ -62,19 +62,39 @@ class _Watcher(cp_model.CpSolverSolutionCallback):
             self.StopSearch()
 
 
-def candidate_venues(costs: np.ndarray, k: int, hint: np.ndarray | None) -> list[np.ndarray]:
-    """Each centre's ``k`` cheapest venues (itself included), plus its hinted venue."""
+def candidate_venues(
+    costs: np.ndarray,
+    k: int,
+    hint: np.ndarray | None,
+    allowed: np.ndarray | None = None,
+    together: tuple[np.ndarray, ...] = (),
+) -> list[np.ndarray]:
+    """Each centre's ``k`` cheapest allowed venues (itself included), plus its hinted venue.
+
+    Members of a must-link group share their candidates: the venues offered
+    to any of them that every one of them may use.
+    """
     n = costs.shape[0]
     k = min(k, n)
     near = np.argpartition(costs, k - 1, axis=1)[:, :k]
-    out = []
+    sets = []
     for i in range(n):
         cand = set(near[i].tolist())
         cand.add(i)
         if hint is not None:
             cand.add(int(hint[i]))
-        out.append(np.fromiter(sorted(cand), dtype=np.int64))
-    return out
+        if allowed is not None:
+            cand = {j for j in cand if allowed[i, j]}
+        sets.append(cand)
+    for group in together:
+        shared = set().union(*(sets[int(i)] for i in group))
+        if allowed is not None:
+            shared = {j for j in shared if allowed[group, j].all()}
+        for i in group:
+            sets[int(i)] = shared
+    # a venue must be able to meet at itself
+    usable = {j for j in range(n) if j in sets[j]}
+    return [np.fromiter(sorted(c & usable), dtype=np.int64) for c in sets]
 
 
 def solve_cpsat(
@@ -92,7 +112,6 @@ def solve_cpsat(
     progress: Callable[[Progress], None] | None = None,
     linearization_level: int = 2,
     objective: Objective | None = None,
-    rows: np.ndarray | None = None,
 ) -> CpSatResult:
     """Solve the restricted capacitated p-median with CP-SAT.
 
@@ -107,75 +126,38 @@ def solve_cpsat(
     lower_bound
         A valid bound (cost units) used for progress and to stop at ``stop_gap``.
     objective
-        Travel weight and contrast terms; without it the objective is travel alone.
-    rows
-        Where these centres sit in the objective's arrays (for sub-problems).
+        Every weighted term, for these centres (``Objective.restricted`` for a
+        sub-problem); without it the objective is travel alone.
     linearization_level
         2 gives CP-SAT the full LP relaxation, which is strong for p-median
         models: on Hampshire neighbourhoods of 4–5 clusters it proved optimality
         about 6× faster than the default with one worker.
     """
     t0 = time.perf_counter()
-    n, p = costs.shape[0], bounds.n_clusters
-    cand = candidate_venues(costs, candidates, hint)
+    n = costs.shape[0]
+    cand = candidate_venues(costs, candidates, hint, bounds.allowed, bounds.together)
+    if any(len(c) == 0 for c in cand):
+        return CpSatResult(None, "INFEASIBLE", None, None, time.perf_counter() - t0, 0, False)
     # floor: every layout's integer total is at most its true total, so the
     # bound CP-SAT proves on integers is a valid bound on the true totals too
-    travel_weight = 1.0 if objective is None else objective.weights.travel
-    unit = np.floor(costs * scale * travel_weight).astype(np.int64)
+    arc = costs if objective is None else objective.arc_costs(costs)
+    unit = np.floor(arc * scale).astype(np.int64)
 
     model = cp_model.CpModel()
-    # variables: x[i, j] = centre i meets at venue j; open[j] = x[j, j]
-    x: dict[tuple[int, int], cp_model.IntVar] = {}
-    members_of: list[list[int]] = [[] for _ in range(n)]
-    for i in range(n):
-        for j in cand[i]:
-            j = int(j)
-            x[i, j] = model.new_bool_var(f"x[{i},{j}]")
-            members_of[j].append(i)
-    is_open = [x[j, j] for j in range(n)]
+    x, members_of = _variables(model, cand)
 
     # constraints
-    for i in range(n):
-        model.add_exactly_one(x[i, int(j)] for j in cand[i])
-        for j in cand[i]:
-            if int(j) != i:
-                model.add_implication(x[i, int(j)], is_open[int(j)])
-    weights = bounds.weights
-    weight_scale, exact = _weight_scale(bounds)
-    if weights is not None:
-        # conservative integers: a load counted high for the maximum and low for
-        # the minimum, so every layout CP-SAT accepts meets the real bounds
-        w_high = np.ceil(weights * weight_scale - 1e-9).astype(np.int64)
-        w_low = np.floor(weights * weight_scale + 1e-9).astype(np.int64)
-    for j in range(n):
-        group = [x[i, j] for i in members_of[j]]
-        size = sum(group)
-        model.add(size >= bounds.min_size * is_open[j])
-        model.add(size <= bounds.max_size * is_open[j])
-        if weights is not None:
-            if bounds.min_weight > 0:
-                low = sum(int(w_low[i]) * x[i, j] for i in members_of[j])
-                need = int(np.ceil(bounds.min_weight * weight_scale - 1e-9))
-                model.add(low >= need * is_open[j])
-            if np.isfinite(bounds.max_weight):
-                high = sum(int(w_high[i]) * x[i, j] for i in members_of[j])
-                room = int(np.floor(bounds.max_weight * weight_scale + 1e-9))
-                model.add(high <= room * is_open[j])
-    for mask, q_lo, q_hi in bounds.quotas:
-        for j in range(n):
-            counted = [x[i, j] for i in members_of[j] if mask[i]]
-            if q_lo > 0:
-                model.add(sum(counted) >= q_lo * is_open[j])
-            if q_hi < bounds.max_size:
-                model.add(sum(counted) <= q_hi * is_open[j])
-    model.add(sum(is_open) == p)
+    exact = _add_rules(model, x, cand, members_of, bounds)
 
     # objective
     terms = [sum(int(unit[i, j]) * var for (i, j), var in x.items())]
-    if objective is not None and objective.has_contrast:
-        picked = np.arange(n) if rows is None else rows
+    if objective is not None:
         for term in objective.terms:
-            terms.append(_contrast(model, term, picked, members_of, x, objective, scale))
+            terms.append(_contrast(model, term, members_of, x, objective, scale))
+        for theme in objective.themes:
+            terms.append(_themes(model, theme, cand, x, objective, scale))
+        if objective.partnerships is not None:
+            terms.append(_pairs(model, objective.partnerships, cand, x, objective, scale))
     model.minimize(sum(terms))
 
     if hint is not None:
@@ -208,6 +190,141 @@ def solve_cpsat(
     )
 
 
+def _variables(model, cand: list[np.ndarray]):
+    """``x[i, j]``: centre ``i`` meets at venue ``j`` (``x[j, j]``: ``j`` is a venue)."""
+    x: dict[tuple[int, int], cp_model.IntVar] = {}
+    members_of: list[list[int]] = [[] for _ in range(len(cand))]
+    for i, venues in enumerate(cand):
+        for j in venues.tolist():
+            x[i, j] = model.new_bool_var(f"x[{i},{j}]")
+            members_of[j].append(i)
+    return x, members_of
+
+
+def diagnose(
+    costs: np.ndarray,
+    bounds: Bounds,
+    *,
+    candidates: int | None = None,
+    time_limit: float = 10.0,
+    seed: int = 0,
+) -> tuple[str, list[str]]:
+    """Which families of rules conflict: a deletion filter over one literal per family.
+
+    Each family (``"sizes"``, ``"weights"``, ``"count"``, ``"quota:<k>"``,
+    ``"together"``, ``"apart"``, ``"allowed"``) is switched on by a literal.
+    Starting from all of them, each family in turn is dropped; if the rest is
+    still infeasible it stays dropped. What remains is a minimal conflicting
+    set when every test is decided in time (each test gets full presolve,
+    which proves these counting conflicts far faster than assumptions do).
+    Returns ``"INFEASIBLE"`` and the set, or the status of the first test that
+    was not proven infeasible and ``[]``. With ``candidates`` below ``n`` the
+    proof holds for that restricted model only.
+    """
+    t0 = time.perf_counter()
+    n = costs.shape[0]
+    cand = candidate_venues(costs, candidates or n, None)
+    model = cp_model.CpModel()
+    x, members_of = _variables(model, cand)
+    literals: dict[str, cp_model.IntVar] = {}
+
+    def family(name: str):
+        if name not in literals:
+            literals[name] = model.new_bool_var(name)
+        return literals[name]
+
+    _add_rules(model, x, cand, members_of, bounds, family)
+    tests = len(literals) + 1
+
+    def infeasible(on: set[str]) -> str:
+        test = model.clone()
+        for name, var in literals.items():
+            test.add(test.get_bool_var_from_proto_index(var.index) == (name in on))
+        solver = cp_model.CpSolver()
+        left = time_limit - (time.perf_counter() - t0)
+        solver.parameters.max_time_in_seconds = max(0.05, left / tests)
+        solver.parameters.num_workers = 1
+        solver.parameters.random_seed = int(seed)
+        return solver.status_name(solver.solve(test))
+
+    active = set(literals)
+    status = infeasible(active)
+    if status != "INFEASIBLE":
+        return status, []
+    for name in sorted(literals):
+        if infeasible(active - {name}) == "INFEASIBLE":
+            active.discard(name)
+    return "INFEASIBLE", sorted(active)
+
+
+def _add_rules(model, x, cand, members_of, bounds: Bounds, family=None) -> bool:
+    """Every rule of ``bounds`` on the assignment ``x``; returns whether weights are exact.
+
+    ``family(name)`` gives enforcement literals for a family of rules (used to
+    find which rules conflict); without it every rule is unconditional.
+    """
+
+    def rule(ct, name: str) -> None:
+        if family is not None:
+            ct.only_enforce_if(family(name))
+
+    n = len(cand)
+    is_open = [x.get((j, j), 0) for j in range(n)]
+    for i in range(n):
+        model.add_exactly_one(x[i, int(j)] for j in cand[i])
+        for j in cand[i]:
+            if int(j) != i:
+                model.add_implication(x[i, int(j)], is_open[int(j)])
+    weights = bounds.weights
+    weight_scale, exact = _weight_scale(bounds)
+    if weights is not None:
+        # conservative integers: a load counted high for the maximum and low for
+        # the minimum, so every layout CP-SAT accepts meets the real bounds
+        w_high = np.ceil(weights * weight_scale - 1e-9).astype(np.int64)
+        w_low = np.floor(weights * weight_scale + 1e-9).astype(np.int64)
+    venues = [j for j in range(n) if (j, j) in x]
+    for j in venues:
+        size = sum(x[i, j] for i in members_of[j])
+        rule(model.add(size >= bounds.min_size * is_open[j]), "sizes")
+        rule(model.add(size <= bounds.max_size * is_open[j]), "sizes")
+        if weights is not None:
+            if bounds.min_weight > 0:
+                low = sum(int(w_low[i]) * x[i, j] for i in members_of[j])
+                need = int(np.ceil(bounds.min_weight * weight_scale - 1e-9))
+                rule(model.add(low >= need * is_open[j]), "weights")
+            if np.isfinite(bounds.max_weight):
+                high = sum(int(w_high[i]) * x[i, j] for i in members_of[j])
+                room = int(np.floor(bounds.max_weight * weight_scale + 1e-9))
+                rule(model.add(high <= room * is_open[j]), "weights")
+    for q, (mask, q_lo, q_hi) in enumerate(bounds.quotas):
+        name = f"quota:{q}"
+        for j in venues:
+            counted = sum(x[i, j] for i in members_of[j] if mask[i])
+            if q_lo > 0:
+                rule(model.add(counted >= q_lo * is_open[j]), name)
+            if q_hi < bounds.max_size:
+                rule(model.add(counted <= q_hi * is_open[j]), name)
+    rule(model.add(sum(x[j, j] for j in venues) == bounds.n_clusters), "count")
+    for group in bounds.together:
+        first = int(group[0])
+        for i in group[1:]:
+            for j in set(cand[first].tolist()) | set(cand[int(i)].tolist()):
+                a, b = x.get((first, j)), x.get((int(i), j))
+                if a is None and b is None:
+                    continue
+                rule(model.add((0 if a is None else a) == (0 if b is None else b)), "together")
+    for group in bounds.apart:
+        for j in set().union(*(cand[int(i)].tolist() for i in group)):
+            inside = [x[int(i), j] for i in group if (int(i), j) in x]
+            if len(inside) > 1:
+                rule(model.add_at_most_one(inside), "apart")
+    if family is not None and bounds.allowed is not None:
+        for (i, j), var in x.items():
+            if not bounds.allowed[i, j]:
+                rule(model.add(var == 0), "allowed")
+    return exact
+
+
 def _weight_scale(bounds: Bounds) -> tuple[int, bool]:
     """The smallest power of ten (up to 10⁴) making every weight and limit whole."""
     if bounds.weights is None:
@@ -222,7 +339,45 @@ def _weight_scale(bounds: Bounds) -> tuple[int, bool]:
     return 10_000, False
 
 
-def _contrast(model, term: ContrastTerm, picked, members_of, x, objective, scale):
+def _themes(model, theme: ThemeTerm, cand, x, objective, scale):
+    """``held[t, j]`` is 1 when a holder of theme ``t`` meets at ``j``; their count is priced."""
+    coefficient = int(np.floor(theme.weight / objective.travel_scale * scale))
+    if coefficient <= 0:
+        return 0
+    out = []
+    shared = 0  # themes held by two or more: each is in at least one cluster
+    for t in range(theme.holders.shape[1]):
+        holders = np.flatnonzero(theme.holders[:, t])
+        if len(holders) < 2:
+            continue
+        shared += 1
+        for j in set().union(*(cand[int(i)].tolist() for i in holders)):
+            held = model.new_bool_var(f"held[{theme.attribute},{t},{j}]")
+            for i in holders:
+                if (int(i), j) in x:
+                    model.add_implication(x[int(i), j], held)
+            out.append(held)
+    # splits = clusters holding a theme − 1, so the objective matches Objective.parts
+    return coefficient * (sum(out) - shared)
+
+
+def _pairs(model, pairs: PairTerm, cand, x, objective, scale):
+    """``split[e]`` is 1 when the two centres of partnership ``e`` meet at different venues."""
+    coefficient = int(np.floor(pairs.weight / objective.travel_scale * scale))
+    if coefficient <= 0 or len(pairs.pairs) == 0:
+        return 0
+    out = []
+    for e, (a, b) in enumerate(pairs.pairs.tolist()):
+        split = model.new_bool_var(f"split[{e}]")
+        for u, w in ((a, b), (b, a)):
+            for j in cand[u].tolist():
+                other = x.get((w, j))
+                model.add(split >= x[u, j] - (0 if other is None else other))
+        out.append(split)
+    return coefficient * sum(out)
+
+
+def _contrast(model, term: ContrastTerm, members_of, x, objective, scale):
     """Deviation of each possible cluster (one per venue) from the area's mix.
 
     ``dev[j, c] ≥ |Σ_i round(R·score[i, c]) · x[i, j]|``; the resolution ``R``
@@ -233,7 +388,7 @@ def _contrast(model, term: ContrastTerm, picked, members_of, x, objective, scale
     per_unit = term.weight / objective.travel_scale * scale * term.factor
     resolution = int(np.clip(per_unit // 10, 1, 1000))
     coefficient = max(1, round(per_unit / resolution))
-    scores = np.rint(term.scores[picked] * resolution).astype(np.int64)
+    scores = np.rint(term.scores * resolution).astype(np.int64)
     out = []
     for j, members in enumerate(members_of):
         for c in range(scores.shape[1]):

@@ -35,11 +35,15 @@ def exchange(
     venues = np.unique(venue_of)
     label = np.searchsorted(venues, venue_of)
     k = len(venues)
-    # per-unit weights in cost units (travel's own unit)
-    travel_w = objective.weights.travel
+    # travel and arc terms (stability, boundary) per member → venue, in cost units
+    arc = objective.arc_costs(costs)
+    if bounds.allowed is not None:
+        arc = np.where(bounds.allowed, arc, np.inf)
+    costs, travel_w = arc, 1.0
     scores = [t.scores for t in objective.terms if t.weight > 0]
     term_w = [t.weight * t.factor / objective.travel_scale for t in objective.terms if t.weight > 0]
-    if not scores:
+    side = _Side(objective, bounds, label, k)
+    if not scores and not side.active:
         return venue_of, 0
     sums = [np.zeros((k, s.shape[1])) for s in scores]
     for s, total in zip(scores, sums, strict=True):
@@ -51,6 +55,8 @@ def exchange(
     qcount = [np.bincount(label, weights=m, minlength=k) for m, _, _ in quotas]
     is_venue = np.zeros(n, dtype=bool)
     is_venue[venues] = True
+    for g in bounds.together:  # must-link members stay put
+        is_venue[g] = True
     near = np.argsort(costs[np.ix_(venues, venues)], axis=1)[:, 1 : neighbours + 1]
     changes = 0
     improved = True
@@ -90,8 +96,11 @@ def exchange(
                     ok &= (qc[b] + shift >= q_lo) & (qc[b] + shift <= q_hi)
                     delta = np.where(ok, delta, np.inf)
                 r, c = np.unravel_index(np.argmin(delta), delta.shape)
+                if side.active and delta[r, c] < -1e-9:
+                    delta[r, c] += side.delta([(ia[r], a, b), (ib[c], b, a)])
                 if delta[r, c] < -1e-9:
                     i, j = ia[r], ib[c]
+                    side.apply([(i, a, b), (j, b, a)])
                     label[i], label[j] = b, a
                     for s, total in zip(scores, sums, strict=True):
                         total[a] += s[j] - s[i]
@@ -124,8 +133,11 @@ def exchange(
                     ok = (qc[a] - mask[ia] >= q_lo) & (qc[b] + mask[ia] <= q_hi)
                     delta = np.where(ok, delta, np.inf)
                 r = int(np.argmin(delta))
+                if side.active and delta[r] < -1e-9:
+                    delta[r] += side.delta([(ia[r], a, b)])
                 if delta[r] < -1e-9:
                     i = ia[r]
+                    side.apply([(i, a, b)])
                     label[i] = b
                     for s, total in zip(scores, sums, strict=True):
                         total[a] -= s[i]
@@ -141,3 +153,62 @@ def exchange(
                     changes += 1
                     improved = True
     return venues[label], changes
+
+
+class _Side:
+    """Exact change of the terms the sweep does not vectorise: themes, partnerships
+    and cannot-link groups (a move breaking one costs +inf)."""
+
+    def __init__(self, objective: Objective, bounds: Bounds, label: np.ndarray, k: int):
+        self.label = label  # shared with the sweep, updated by it
+        self.themes = [t for t in objective.themes if t.weight > 0]
+        self.held = []
+        for t in self.themes:
+            counts = np.zeros((k, t.holders.shape[1]))
+            np.add.at(counts, label, t.holders.astype(float))
+            self.held.append(counts)
+        self.w_theme = [t.weight / objective.travel_scale for t in self.themes]
+        pairs = objective.partnerships
+        self.partner: dict[int, list[int]] = {}
+        self.w_pair = 0.0
+        if pairs is not None and pairs.weight > 0:
+            self.w_pair = pairs.weight / objective.travel_scale
+            for a, b in pairs.pairs.tolist():
+                self.partner.setdefault(a, []).append(b)
+                self.partner.setdefault(b, []).append(a)
+        self.apart_of: dict[int, list[np.ndarray]] = {}
+        for g in bounds.apart:
+            for i in g.tolist():
+                self.apart_of.setdefault(i, []).append(g)
+        self.active = bool(self.themes or self.partner or self.apart_of)
+
+    def delta(self, moves: list[tuple[int, int, int]]) -> float:
+        """Change in cost units if each ``(centre, from, to)`` move were made."""
+        label = self.label.copy()
+        for i, _, to in moves:
+            label[i] = to
+        out = 0.0
+        for t, counts, w in zip(self.themes, self.held, self.w_theme, strict=True):
+            new = counts.copy()
+            for i, a, b in moves:
+                new[a] -= t.holders[i]
+                new[b] += t.holders[i]
+            out += w * ((new > 0).sum() - (counts > 0).sum())
+        moved = [int(i) for i, _, _ in moves]
+        for i, _, _ in moves:
+            for other in self.partner.get(int(i), ()):
+                if other in moved and other < i:
+                    continue  # counted from the other end
+                before = self.label[i] != self.label[other]
+                after = label[i] != label[other]
+                out += self.w_pair * (int(after) - int(before))
+            for g in self.apart_of.get(int(i), ()):
+                if np.count_nonzero(label[g] == label[i]) > 1:
+                    return np.inf
+        return out
+
+    def apply(self, moves: list[tuple[int, int, int]]) -> None:
+        for t, counts in zip(self.themes, self.held, strict=True):
+            for i, a, b in moves:
+                counts[a] -= t.holders[i]
+                counts[b] += t.holders[i]

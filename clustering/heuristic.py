@@ -79,7 +79,10 @@ def _flow(sub, cols, members, venues, n, lo, hi, scale, quotas=()):
     sink = m + p
     rows = np.repeat(np.arange(m), cols.shape[1])
     flat_cols = cols.reshape(-1)
-    unit = np.rint(sub[rows, flat_cols] * scale).astype(np.int64)
+    values = sub[rows, flat_cols]
+    keep = np.isfinite(values)  # forbidden pairs (max distance) cost +inf
+    rows, flat_cols = rows[keep], flat_cols[keep]
+    unit = np.rint(values[keep] * scale).astype(np.int64)
     big = int(unit.max(initial=0)) * (m + 1) + 1
     # each member enters its quota's node for the venue, or the venue itself
     group = np.full(m, -1)
@@ -198,6 +201,8 @@ def construct(
     Returns ``venue_of`` (for each centre, the index of its venue) or ``None``
     if no start met the bounds.
     """
+    if bounds.allowed is not None:
+        costs = np.where(bounds.allowed, costs, np.inf)
     best, best_cost = None, np.inf
     for s in range(starts):
         venues = _kmeans_venues(xy, bounds.n_clusters, seed + s)

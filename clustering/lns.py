@@ -61,7 +61,8 @@ def improve(
     def value(sub_costs: np.ndarray, local: np.ndarray, rows: np.ndarray | None) -> float:
         if objective is None:
             return layout_cost(sub_costs, local)
-        return objective.cost(sub_costs, local, rows)
+        part = objective if rows is None else objective.restricted(rows)
+        return part.cost(sub_costs, local)
 
     cost = value(costs, venue_of, None)
     stats = {"moves": 0, "improving_moves": 0, "passes": 0}
@@ -78,20 +79,7 @@ def improve(
         return time_limit - (time.perf_counter() - t0)
 
     def solve(members: np.ndarray, hint: np.ndarray, k: int, sub_seed: int, limit: float):
-        sub = costs[np.ix_(members, members)]
-        result = solve_cpsat(
-            sub,
-            bounds.restricted(members, k),
-            scale=scale,
-            hint=hint,
-            candidates=len(members),
-            time_limit=limit,
-            workers=1,
-            seed=sub_seed,
-            objective=objective,
-            rows=members,
-        )
-        return sub, result.venue_of
+        return _resolve(costs, bounds, objective, members, hint, k, scale, sub_seed, limit)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         while left() > 0:
@@ -158,3 +146,98 @@ def improve(
                 stats["clusters_per_move"] = m
     stats["seconds"] = time.perf_counter() - t0
     return venue_of, stats
+
+
+def _resolve(costs, bounds, objective, members, hint, k, scale, seed, limit):
+    """Re-form the ``k`` clusters of ``members`` exactly (CP-SAT, one worker)."""
+    sub = costs[np.ix_(members, members)]
+    result = solve_cpsat(
+        sub,
+        bounds.restricted(members, k),
+        scale=scale,
+        hint=hint,
+        candidates=len(members),
+        time_limit=limit,
+        workers=1,
+        seed=seed,
+        objective=None if objective is None else objective.restricted(members),
+    )
+    return sub, result.venue_of
+
+
+def repair(
+    costs: np.ndarray,
+    bounds: Bounds,
+    venue_of: np.ndarray,
+    *,
+    scale: float,
+    time_limit: float,
+    seed: int = 0,
+    objective: Objective | None = None,
+) -> np.ndarray | None:
+    """Make ``venue_of`` meet every rule by re-forming the clusters around each breach.
+
+    A breach is a must-link group split over clusters, a cannot-link group
+    sharing one, or a centre meeting at a venue it may not use. The clusters
+    involved and their nearest neighbours (2, growing to 12) are re-formed
+    exactly, with every rule hard, until nothing is broken. Returns ``None``
+    when time runs out first.
+    """
+    t0 = time.perf_counter()
+    venue_of = venue_of.copy()
+    extra = 1
+    while time.perf_counter() - t0 < time_limit:
+        broken = _breaches(venue_of, bounds)
+        if not broken:
+            return venue_of
+        venues = np.unique(venue_of)
+        between = costs[np.ix_(venues, venues)] + costs[np.ix_(venues, venues)].T
+        progress = False
+        used: set[int] = set()
+        for involved in broken:
+            if used & involved:
+                continue
+            k_idx = [int(np.searchsorted(venues, v)) for v in involved]
+            near = np.argsort(between[k_idx].min(axis=0), kind="stable")
+            group = list(dict.fromkeys([*involved, *(int(venues[x]) for x in near)]))
+            group = group[: min(len(involved) + extra, len(venues))]
+            if used & set(group):
+                continue
+            members = np.flatnonzero(np.isin(venue_of, group))
+            local = {int(c): k for k, c in enumerate(members)}
+            hint = np.array([local[int(v)] for v in venue_of[members]])
+            left = time_limit - (time.perf_counter() - t0)
+            if left <= 0:
+                break
+            _, found = _resolve(
+                costs, bounds, objective, members, hint, len(group), scale, seed, min(left, 5.0)
+            )
+            if found is not None:
+                venue_of[members] = members[found]
+                used.update(int(v) for v in np.unique(members[found]))
+                progress = True
+            used.update(group)
+        if not progress:
+            extra += 1
+            if extra > 12 or extra > len(np.unique(venue_of)):
+                return None
+    return None if _breaches(venue_of, bounds) else venue_of
+
+
+def _breaches(venue_of: np.ndarray, bounds: Bounds) -> list[set[int]]:
+    """Venues of the clusters involved in each broken pairwise or distance rule."""
+    out = []
+    for g in bounds.together:
+        venues = set(venue_of[g].tolist())
+        if len(venues) > 1:
+            out.append(venues)
+    for g in bounds.apart:
+        v = venue_of[g]
+        for venue in set(v.tolist()):
+            if np.count_nonzero(v == venue) > 1:
+                out.append({int(venue)})
+    if bounds.allowed is not None:
+        idx = np.arange(len(venue_of))
+        for i in np.flatnonzero(~bounds.allowed[idx, venue_of]):
+            out.append({int(venue_of[i])})
+    return out

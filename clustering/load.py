@@ -282,6 +282,16 @@ def load_centres(
             if attr not in (columns or {}):
                 out[attr] = values
 
+    # every other column rides along under its own name, for rules and themes
+    # (consent, a coordinator column, themes, …); numbers when all of it reads as numbers
+    used = set(mapping.values())
+    for col in raw.columns:
+        if col in used or col in out.columns or str(col).lower() == "geometry":
+            continue
+        text = _text(raw[col])
+        numbers = pd.to_numeric(text, errors="coerce")
+        out[col] = numbers if numbers.notna().sum() == text.notna().sum() else text
+
     points, in_crs = _points(raw, mapping, schema, crs, file=file, rows=rows)
     frame = gpd.GeoDataFrame(out, geometry=points, crs=in_crs)
 

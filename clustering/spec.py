@@ -31,9 +31,11 @@ class Quota:
     value: str
     min: int = 0
     max: int | None = None
+    #: how messages name the centres that count (default ``column = 'value'``)
+    about: str = ""
 
     def label(self) -> str:
-        return f"{self.column} = {self.value!r}"
+        return self.about or f"{self.column} = {self.value!r}"
 
 
 @dataclass(frozen=True)
@@ -81,9 +83,38 @@ class Bounds:
     max_weight: float = math.inf
     #: per quota: (members that count, least per cluster, most per cluster)
     quotas: tuple[tuple[np.ndarray, int, int], ...] = ()
+    #: ``allowed[i, j]``: centre ``i`` may meet at venue ``j`` (max distance, boundary);
+    #: ``allowed[j, j]``: ``j`` may be a venue. ``None``: every pair.
+    allowed: np.ndarray | None = None
+    #: groups of centres that must share a cluster (must-link, hard partnerships, locks)
+    together: tuple[np.ndarray, ...] = ()
+    #: groups of centres no two of which may share a cluster (cannot-link)
+    apart: tuple[np.ndarray, ...] = ()
+    #: how messages name each quota
+    quota_labels: tuple[str, ...] = ()
+
+    @property
+    def pairwise(self) -> bool:
+        """Whether there are must-link or cannot-link groups."""
+        return bool(self.together or self.apart)
 
     def restricted(self, rows: np.ndarray, n_clusters: int) -> Bounds:
         """The same rules for the centres ``rows`` forming ``n_clusters`` clusters."""
+        rows = np.asarray(rows)
+
+        def local(groups, whole):
+            # must-link groups only when wholly inside (a group cut by the edge of
+            # a sub-problem is already split); cannot-link groups as far as inside
+            if not groups:
+                return ()
+            where = {int(r): k for k, r in enumerate(rows)}
+            out = []
+            for g in groups:
+                inside = [where[int(i)] for i in g if int(i) in where]
+                if len(inside) > 1 and (not whole or len(inside) == len(g)):
+                    out.append(np.asarray(inside, dtype=np.int64))
+            return tuple(out)
+
         return Bounds(
             len(rows),
             self.min_size,
@@ -93,7 +124,39 @@ class Bounds:
             self.min_weight,
             self.max_weight,
             tuple((mask[rows], lo, hi) for mask, lo, hi in self.quotas),
+            None if self.allowed is None else self.allowed[np.ix_(rows, rows)],
+            local(self.together, True),
+            local(self.apart, False),
+            self.quota_labels,
         )
+
+    def violations(self, venue_of: np.ndarray) -> list[str]:
+        """What ``venue_of`` breaks, in words (empty when it meets every rule)."""
+        out: list[str] = []
+        venues, labels = np.unique(venue_of, return_inverse=True)
+        if np.any(venue_of[venues] != venues):
+            out.append("a venue is not a member of its own cluster")
+        sizes = np.bincount(labels)
+        if len(venues) != self.n_clusters:
+            out.append(f"{len(venues)} clusters instead of {self.n_clusters}")
+        if np.any(sizes < self.min_size) or np.any(sizes > self.max_size):
+            out.append("a cluster size is out of bounds")
+        if self.weights is not None:
+            load = np.bincount(labels, weights=self.weights)
+            if np.any(load < self.min_weight - 1e-9) or np.any(load > self.max_weight + 1e-9):
+                out.append("a cluster weight is out of bounds")
+        for mask, lo, hi in self.quotas:
+            counts = np.bincount(labels, weights=mask.astype(float), minlength=len(venues))
+            if np.any(counts < lo) or np.any(counts > hi):
+                out.append("a quota is not met")
+                break
+        if self.allowed is not None and not self.allowed[np.arange(len(venue_of)), venue_of].all():
+            out.append("a centre meets at a venue it may not use")
+        if any(len(set(venue_of[g].tolist())) > 1 for g in self.together):
+            out.append("a must-link group is split")
+        if any(len(set(venue_of[g].tolist())) < len(g) for g in self.apart):
+            out.append("a cannot-link group shares a cluster")
+        return out
 
 
 def resolve(
@@ -186,7 +249,8 @@ def resolve(
                 f"{q_hi} each ({k * q_hi} in all); raise the quota's max"
             )
         quotas.append((np.asarray(mask, dtype=bool), q_lo, q_hi))
-    return Bounds(n, lo, hi, k, weights, w_lo, w_hi, tuple(quotas))
+    labels = tuple(q.label() for q in rule.quotas)
+    return Bounds(n, lo, hi, k, weights, w_lo, w_hi, tuple(quotas), quota_labels=labels)
 
 
 def _allowed(k_lo: int, k_hi: int) -> str:

@@ -399,7 +399,7 @@ def test_weights_that_cannot_fit_are_reported_infeasible():
     xy = rng.random((12, 2)) * 5000
     rule = SizeRule(2, 4, n_clusters=5, size_by="pupils", max_weight=1.0)
     # three schools of 0.334 exceed 1.0, so clusters hold two: 5 × 2 < 12
-    with pytest.raises(InfeasibleError, match="size and weight bounds"):
+    with pytest.raises(InfeasibleError, match=r"rules together: 5 clusters; a weight of 0–1"):
         form_clusters(_centres(xy, np.full(12, 0.334)), rule, time_limit=3, workers=1)
 
 
