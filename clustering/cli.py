@@ -8,7 +8,9 @@ standard output.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -20,6 +22,7 @@ from .metrics import cluster_summary, distance_scale, overall_summary
 from .objective import Weights
 from .scenario import (
     Scenario,
+    check_scenario,
     load_scenario,
     run_scenario,
     scenario_centres,
@@ -59,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     form.add_argument(
         "--scenario",
         type=Path,
-        help="a scenario TOML file (data, sizes, solver); flags given here override it",
+        help="a scenario TOML file (see docs/scenarios.md); flags given here override it",
     )
     size = form.add_argument_group("cluster size")
     size.add_argument("--min-size", type=int, help="members per cluster, at least (default 8)")
@@ -80,6 +83,82 @@ def _parser() -> argparse.ArgumentParser:
         metavar="ATTRIBUTE=WEIGHT",
         help="mix clusters on an attribute (e.g. fsm_pct=2, urban_rural=10): km of travel "
         "one unit of deviation from the area's mix is worth",
+    )
+    goal = form.add_argument_group("objective (km of travel per unit)")
+    goal.add_argument(
+        "--theme",
+        action="append",
+        default=[],
+        metavar="COLUMN=WEIGHT",
+        help="share a column's themes (values split by ; or |), e.g. diocese=2: "
+        "per extra cluster a theme is spread over",
+    )
+    goal.add_argument("--partnership-weight", type=float, metavar="W", help="per partnership split")
+    goal.add_argument(
+        "--stability", type=float, metavar="W", help="per member leaving its previous cluster"
+    )
+    goal.add_argument(
+        "--boundary-weight",
+        type=float,
+        metavar="W",
+        help="per member meeting across the boundary (with --cross-boundary)",
+    )
+    rules = form.add_argument_group("rules")
+    rules.add_argument(
+        "--max-distance",
+        type=float,
+        metavar="D",
+        help="longest member → venue trip (km, or the matrix unit)",
+    )
+    rules.add_argument("--boundary", metavar="COLUMN", help="keep clusters inside, e.g. district")
+    rules.add_argument(
+        "--cross-boundary",
+        action="store_true",
+        default=None,
+        help="let clusters cross --boundary, priced by --boundary-weight",
+    )
+    rules.add_argument(
+        "--coordinator",
+        metavar="RULE",
+        help='who may coordinate: a yes/no column or e.g. "ofsted in Good, Outstanding"',
+    )
+    rules.add_argument(
+        "--consent", metavar="COLUMN", help="a yes/no column; centres not marked yes are left out"
+    )
+    rules.add_argument(
+        "--exclude",
+        type=Path,
+        metavar="FILE",
+        help="CSV centre_id[,reason] of centres to leave out",
+    )
+    rules.add_argument(
+        "--partnerships", type=Path, metavar="FILE", help="CSV of existing partnerships (id pairs)"
+    )
+    rules.add_argument(
+        "--hard-partnerships",
+        action="store_true",
+        default=None,
+        help="keep partnerships together (default: price splits by --partnership-weight)",
+    )
+    rules.add_argument(
+        "--previous",
+        type=Path,
+        metavar="ASSIGNMENTS_CSV",
+        help="assignments.csv of the layout being re-formed",
+    )
+    rules.add_argument(
+        "--lock-cluster",
+        action="append",
+        default=[],
+        metavar="LABEL",
+        help="keep a previous cluster as it was (repeatable)",
+    )
+    rules.add_argument(
+        "--lock-centre",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="keep a centre in its previous cluster (repeatable)",
     )
     data = form.add_argument_group("input data")
     data.add_argument(
@@ -118,23 +197,75 @@ def _mapping(items: list[str]) -> dict[str, str]:
     return out
 
 
-def _weights(base: Weights, items: list[str]) -> Weights | None:
-    if not items:
-        return None
-    contrast = dict(base.contrast)
+def _pairs(flag: str, items: list[str], base, example: str) -> dict[str, float]:
+    out = dict(base)
     for item in items:
         attr, sep, value = item.partition("=")
         try:
             weight = float(value)
         except ValueError:
             weight = float("nan")
-        if not sep or not attr.strip() or not weight >= 0:
+        if not sep or not attr.strip() or not 0 <= weight < math.inf:
+            name = "ATTRIBUTE" if flag == "--contrast" else "COLUMN"
             raise InputError(
-                f"--contrast {item!r} is not ATTRIBUTE=WEIGHT with a weight of 0 or more",
-                fix="write e.g. --contrast fsm_pct=2",
+                f"{flag} {item!r} is not {name}=WEIGHT with a weight of 0 or more",
+                fix=f"write e.g. {flag} {example}",
             )
-        contrast[attr.strip()] = weight
-    return Weights(base.travel, contrast)
+        out[attr.strip()] = weight
+    return out
+
+
+def _number(flag: str, value: float | None, *, positive: bool = False) -> float | None:
+    if value is None:
+        return None
+    if not (value > 0 if positive else value >= 0) or not math.isfinite(value):
+        least = "above 0" if positive else "0 or more"
+        raise InputError(f"{flag} {value:g} is not allowed", fix=f"give a number {least}")
+    return value
+
+
+def _weights(base: Weights, args: argparse.Namespace) -> Weights | None:
+    changes = {
+        "partnerships": _number("--partnership-weight", args.partnership_weight),
+        "stability": _number("--stability", args.stability),
+        "boundary": _number("--boundary-weight", args.boundary_weight),
+    }
+    if args.contrast:
+        changes["contrast"] = _pairs("--contrast", args.contrast, base.contrast, "fsm_pct=2")
+    if args.theme:
+        changes["themes"] = _pairs("--theme", args.theme, base.themes, "diocese=2")
+    changes = {k: v for k, v in changes.items() if v is not None}
+    return replace(base, **changes) if changes else None
+
+
+def _with_rules(scenario: Scenario, args: argparse.Namespace) -> Scenario:
+    """The scenario with the rule flags on top (files named by a flag are read now)."""
+    base = scenario.constraints
+    files = {"exclude": args.exclude, "partnerships": args.partnerships, "previous": args.previous}
+    changes = {
+        "max_distance": _number("--max-distance", args.max_distance, positive=True),
+        "boundary": args.boundary,
+        "cross_boundary": args.cross_boundary,
+        "coordinator": args.coordinator,
+        "consent": args.consent,
+        "partnerships_hard": args.hard_partnerships,
+    }
+    for flag, key, items in (
+        ("--lock-cluster", "lock_clusters", args.lock_cluster),
+        ("--lock-centre", "lock_centres", args.lock_centre),
+    ):
+        if any(not item.strip() for item in items):
+            raise InputError(f"{flag} needs a value", fix=f"write e.g. {flag} 3")
+        if items:
+            changes[key] = tuple(dict.fromkeys([*getattr(base, key), *map(str.strip, items)]))
+    for flag, key in (("--boundary", "boundary"), ("--coordinator", "coordinator")):
+        if changes[key] is not None and not changes[key].strip():
+            raise InputError(f"{flag} needs a value", fix=f"give {flag} a column name")
+    if all(v is None for v in (*changes.values(), *files.values())):
+        return scenario
+    if not args.scenario:
+        changes["source"] = "the command line"
+    return scenario.with_constraints(files=files, **changes)
 
 
 def _scenario(args: argparse.Namespace) -> Scenario:
@@ -149,7 +280,7 @@ def _scenario(args: argparse.Namespace) -> Scenario:
         seed=args.seed,
         workers=args.workers,
         columns={**base.columns, **_mapping(args.column)} if args.column else None,
-        weights=_weights(base.weights, args.contrast),
+        weights=_weights(base.weights, args),
         sizes={
             "min_size": args.min_size,
             "max_size": args.max_size,
@@ -167,6 +298,8 @@ def _scenario(args: argparse.Namespace) -> Scenario:
                 fix="run `clustering form FILE` with your own file",
             )
         scenario = scenario.with_overrides(centres=str(DEFAULT_INPUT))
+    scenario = _with_rules(scenario, args)
+    check_scenario(scenario, str(args.scenario) if args.scenario else "the command line")
     return scenario
 
 

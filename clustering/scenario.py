@@ -20,14 +20,20 @@ Example::
     [solver]
     time_limit = 20
     seed = 0
+
+Constraints (``[constraints]``, ``[partnerships]``, ``[previous]``) and the
+extra objective weights are described in ``docs/scenarios.md``. Files they
+name are read when the scenario is loaded, so their errors surface at once.
 """
 
 from __future__ import annotations
 
+import csv
 import math
 import os
+import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -36,13 +42,17 @@ from .errors import InputError
 from .layout import Layout
 from .load import Centres, load_centres
 from .objective import Weights
+from .rules import Constraints, read_groups, read_pairs, read_previous
 from .schemas import FIELDS
 from .solve import Progress, form_clusters
 from .spec import Quota, SizeRule
 
 __all__ = [
+    "EXCLUDED_BY_SCENARIO",
     "Scenario",
+    "check_scenario",
     "load_scenario",
+    "read_exclusions",
     "run_scenario",
     "scenario_centres",
     "scenario_to_toml",
@@ -68,6 +78,13 @@ class Scenario:
     seed: int = 0
     workers: int = 2
     gap_target: float = 1e-4
+    #: what the layout must respect: stated inline and read from files, merged
+    constraints: Constraints = field(default_factory=Constraints)
+    #: files the constraints were read from, resolved like ``centres``: keys
+    #: ``must_link``, ``cannot_link``, ``exclude``, ``partnerships``, ``previous``
+    constraint_files: Mapping[str, str] = field(default_factory=dict)
+    #: what those files held (part of ``constraints``), so that only the rest is written inline
+    from_files: Constraints = field(default_factory=Constraints, repr=False)
 
     def with_overrides(self, **changes: Any) -> Scenario:
         """A copy with the given fields changed; ``None`` values are ignored."""
@@ -76,6 +93,30 @@ class Scenario:
         if sizes:
             kept["sizes"] = replace(self.sizes, **sizes)
         return replace(self, **kept)
+
+    def with_constraints(
+        self, *, files: Mapping[str, str | None] | None = None, **changes: Any
+    ) -> Scenario:
+        """A copy with constraint settings changed (``None`` values are ignored).
+
+        ``changes`` are fields of :class:`~clustering.rules.Constraints` (not the
+        ones files provide); ``files`` maps ``must_link``, ``cannot_link``,
+        ``exclude``, ``partnerships`` or ``previous`` to a file that is read now
+        and replaces the one the scenario named (what was stated inline stays).
+        """
+        paths = {k: str(v) for k, v in (files or {}).items() if v is not None}
+        unknown = set(paths) - set(_READERS)
+        if unknown:
+            raise ValueError(f"no constraint file {min(unknown)!r}; use one of {list(_READERS)}")
+        inline = replace(_inline(self), **{k: v for k, v in changes.items() if v is not None})
+        read = {key: _read_constraint_file(key, path) for key, path in paths.items()}
+        from_files = replace(self.from_files, **read)
+        return replace(
+            self,
+            constraints=_merge(inline, from_files),
+            constraint_files={**self.constraint_files, **paths},
+            from_files=from_files,
+        )
 
 
 # (key, type, check, description) per table; check returns an error text or None
@@ -93,6 +134,10 @@ def _non_negative(v):
 
 def _fraction(v):
     return None if 0 <= v < 1 else "must be at least 0 and below 1"
+
+
+def _text(v):
+    return None if v.strip() else "must not be empty"
 
 
 _TABLES: dict[str, dict[str, tuple[type | tuple[type, ...], Any]]] = {
@@ -115,6 +160,33 @@ _TABLES: dict[str, dict[str, tuple[type | tuple[type, ...], Any]]] = {
     "objective": {
         "travel": ((int, float), _non_negative),
         "contrast": (dict, None),
+        "themes": (dict, None),
+        "partnerships": ((int, float), _non_negative),
+        "stability": ((int, float), _non_negative),
+        "boundary": ((int, float), _non_negative),
+    },
+    "constraints": {
+        "max_distance": ((int, float), _positive),
+        "boundary": (str, _text),
+        "cross_boundary": (bool, None),
+        "coordinator": (str, _text),
+        "consent": (str, _text),
+        "must_link": (list, None),
+        "must_link_file": (str, _text),
+        "cannot_link": (list, None),
+        "cannot_link_file": (str, _text),
+        "exclude": ((list, dict), None),
+        "exclude_file": (str, _text),
+    },
+    "partnerships": {
+        "file": (str, _text),
+        "pairs": (list, None),
+        "hard": (bool, None),
+    },
+    "previous": {
+        "assignments": (str, _text),
+        "lock_clusters": (list, None),
+        "lock_centres": (list, None),
     },
     "solver": {
         "time_limit": ((int, float), _positive),
@@ -130,8 +202,12 @@ _KIND_NAMES = {
     float: "a number",
     str: "text in quotes",
     bool: "true or false",
+    list: "a list",
     dict: "a table",
 }
+
+#: the reason given to centres a scenario leaves out without saying why
+EXCLUDED_BY_SCENARIO = "excluded by the scenario"
 
 
 def _fail(file: str, key: str, message: str, fix: str) -> InputError:
@@ -220,12 +296,13 @@ def _validate(raw: dict[str, Any], file: str) -> dict[str, dict[str, Any]]:
             )
         if not isinstance(col, str):
             raise _fail(file, f"data.columns.{fld}", f"{col!r} is not a column name", "quote it")
-    for attr, weight in out.get("objective", {}).get("contrast", {}).items():
-        name = f"objective.contrast.{attr}"
-        if isinstance(weight, bool) or not isinstance(weight, int | float):
-            raise _fail(file, name, f"{weight!r} is not a number", "give a weight such as 2.5")
-        if not math.isfinite(weight) or weight < 0:
-            raise _fail(file, name, f"{weight!r} must be 0 or more", "change the value")
+    for part in ("contrast", "themes"):
+        for attr, weight in out.get("objective", {}).get(part, {}).items():
+            name = f"objective.{part}.{attr}"
+            if isinstance(weight, bool) or not isinstance(weight, int | float):
+                raise _fail(file, name, f"{weight!r} is not a number", "give a weight such as 2.5")
+            if not math.isfinite(weight) or weight < 0:
+                raise _fail(file, name, f"{weight!r} must be 0 or more", "change the value")
     sizes = out.get("sizes", {})
     if "min" in sizes and "max" in sizes and sizes["max"] < sizes["min"]:
         raise _fail(
@@ -242,6 +319,273 @@ def _validate(raw: dict[str, Any], file: str) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _id(file: str, key: str, value: Any, what: str = "a centre id") -> str:
+    """A centre id (or cluster label) given as text or a whole number, as text."""
+    text = str(value).strip() if isinstance(value, str | int) else ""
+    if isinstance(value, bool) or not text:
+        raise _fail(file, key, f"{value!r} is not {what}", 'write it in quotes, e.g. "115850"')
+    return text
+
+
+def _groups(file: str, key: str, value: list, *, size: int | None = None) -> tuple:
+    """Inline groups (lists of ids) of a scenario key, each of two or more different ids."""
+    example = '[["115850", "115851"]]'
+    out = []
+    for k, group in enumerate(value, start=1):
+        name = f"{key} #{k}"
+        if not isinstance(group, list):
+            raise _fail(
+                file, name, f"{group!r} is not a list of ids", f"write a list of lists: {example}"
+            )
+        ids = tuple(_id(file, name, v) for v in group)
+        if size is not None and len(ids) != size:
+            raise _fail(file, name, f"has {len(ids)} ids, not {size}", "give one pair per list")
+        if len(set(ids)) < 2:
+            raise _fail(
+                file, name, "needs at least two different ids", "add ids or delete the group"
+            )
+        out.append(ids)
+    return tuple(out)
+
+
+def _exclusions(file: str, key: str, value: list | dict) -> dict[str, str]:
+    if isinstance(value, list):
+        return {_id(file, key, v): EXCLUDED_BY_SCENARIO for v in value}
+    out = {}
+    for cid, reason in value.items():
+        if not isinstance(reason, str) or not reason.strip():
+            raise _fail(
+                file,
+                f"{key}.{cid}",
+                f"{reason!r} is not a reason",
+                'give it as text, e.g. "closing"',
+            )
+        out[_id(file, key, cid)] = reason.strip()
+    return out
+
+
+#: the key of a scenario that names each constraint file
+_FILE_KEYS = {
+    "must_link": "constraints.must_link_file",
+    "cannot_link": "constraints.cannot_link_file",
+    "exclude": "constraints.exclude_file",
+    "partnerships": "partnerships.file",
+    "previous": "previous.assignments",
+}
+
+
+def _stated_constraints(tables: dict[str, Any], file: str) -> tuple[Constraints, dict[str, str]]:
+    """What the scenario states inline, and the files it names (by Constraints field)."""
+    cons, partners, previous = (
+        tables.get(t, {}) for t in ("constraints", "partnerships", "previous")
+    )
+    inline = Constraints(
+        must_link=_groups(file, "constraints.must_link", cons.get("must_link", [])),
+        cannot_link=_groups(file, "constraints.cannot_link", cons.get("cannot_link", [])),
+        partnerships=_groups(file, "partnerships.pairs", partners.get("pairs", []), size=2),
+        partnerships_hard=partners.get("hard", False),
+        coordinator=cons.get("coordinator"),
+        max_distance=None if "max_distance" not in cons else float(cons["max_distance"]),
+        boundary=cons.get("boundary"),
+        cross_boundary=cons.get("cross_boundary", False),
+        exclude=_exclusions(file, "constraints.exclude", cons.get("exclude", [])),
+        consent=cons.get("consent"),
+        lock_centres=tuple(
+            _id(file, "previous.lock_centres", v) for v in previous.get("lock_centres", [])
+        ),
+        lock_clusters=tuple(
+            _id(file, "previous.lock_clusters", v, "a cluster label")
+            for v in previous.get("lock_clusters", [])
+        ),
+        source=file,
+    )
+    files = {}
+    for field_name, key in _FILE_KEYS.items():
+        table, name = key.split(".")
+        if name in tables.get(table, {}):
+            files[field_name] = tables[table][name]
+    return inline, files
+
+
+def read_exclusions(path: str | Path) -> dict[str, str]:
+    """Centres to leave out, from a CSV with a ``centre_id`` column and optionally ``reason``.
+
+    Without a ``centre_id`` (or ``id``) column the first column holds the ids.
+    An empty reason becomes :data:`EXCLUDED_BY_SCENARIO`.
+    """
+    path = Path(path)
+    fix = "write a header centre_id,reason and one centre per row"
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            rows = list(csv.reader(handle))
+    except FileNotFoundError as exc:
+        raise InputError("file not found", file=str(path), fix="check the path") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError("not UTF-8 text", file=str(path), fix="save it as UTF-8 CSV") from exc
+    except (OSError, csv.Error) as exc:
+        raise InputError(f"cannot read it as CSV ({exc})", file=str(path), fix=fix) from exc
+    if not rows or not any(c.strip() for c in rows[0]):
+        raise InputError("the file is empty", file=str(path), fix=fix)
+    header = [c.strip() for c in rows[0]]
+    lower = [c.lower() for c in header]
+    at = next((lower.index(c) for c in ("centre_id", "id") if c in lower), 0)
+    why = lower.index("reason") if "reason" in lower else None
+    out: dict[str, str] = {}
+    for k, row in enumerate(rows[1:], start=2):
+        if not any(c.strip() for c in row):
+            continue  # blank line
+        cid = row[at].strip() if at < len(row) else ""
+        cid = cid[:-2] if re.fullmatch(r"-?\d+\.0", cid) else cid
+        if not cid:
+            raise InputError(
+                "no centre id", file=str(path), row=k, column=header[at], fix="fill it in"
+            )
+        if cid in out:
+            raise InputError(
+                f"centre {cid} appears twice",
+                file=str(path),
+                row=k,
+                column=header[at],
+                fix="keep one row per centre",
+            )
+        reason = row[why].strip() if why is not None and why < len(row) else ""
+        out[cid] = reason or EXCLUDED_BY_SCENARIO
+    return out
+
+
+_READERS: dict[str, Callable[[str], Any]] = {
+    "must_link": read_groups,
+    "cannot_link": read_groups,
+    "exclude": read_exclusions,
+    "partnerships": read_pairs,
+    "previous": read_previous,
+}
+
+
+def _read_constraint_file(key: str, path: str, named_by: str | None = None) -> Any:
+    """Read one constraint file; its errors name the file, row and column (and the key)."""
+    try:
+        return _READERS[key](path)
+    except InputError as exc:
+        if named_by is None:
+            raise
+        raise InputError(
+            f"{exc.message} (named by {named_by})",
+            file=exc.file,
+            row=exc.row,
+            column=exc.column,
+            fix=exc.fix,
+        ) from None
+    except (OSError, ValueError) as exc:  # a folder, an empty file, …
+        raise InputError(
+            f"cannot read it ({exc})",
+            file=path,
+            fix="give a CSV file" + (f" ({named_by})" if named_by else ""),
+        ) from None
+
+
+def _merge(inline: Constraints, read: Constraints) -> Constraints:
+    """What the files held, then what was stated inline (identical groups once)."""
+
+    def union(a, b):
+        return tuple(dict.fromkeys((*a, *b)))
+
+    return replace(
+        inline,
+        must_link=union(read.must_link, inline.must_link),
+        cannot_link=union(read.cannot_link, inline.cannot_link),
+        partnerships=union(read.partnerships, inline.partnerships),
+        exclude={**inline.exclude, **read.exclude},
+        previous=inline.previous if read.previous is None else read.previous,
+    )
+
+
+def _inline(scenario: Scenario) -> Constraints:
+    """The part of the scenario's constraints that no file provides."""
+    c, f = scenario.constraints, scenario.from_files
+
+    def rest(items, read):
+        read = set(read)
+        return tuple(x for x in items if x not in read)
+
+    return replace(
+        c,
+        must_link=rest(c.must_link, f.must_link),
+        cannot_link=rest(c.cannot_link, f.cannot_link),
+        partnerships=rest(c.partnerships, f.partnerships),
+        exclude={k: v for k, v in c.exclude.items() if f.exclude.get(k) != v},
+        previous=None if f.previous is not None else c.previous,
+    )
+
+
+def check_scenario(scenario: Scenario, file: str = "<scenario>") -> None:
+    """Settings that only make sense together: raise naming the key and the fix."""
+    c, w = scenario.constraints, scenario.weights
+    if c.cross_boundary and c.boundary is None:
+        raise _fail(
+            file,
+            "constraints.cross_boundary",
+            "needs constraints.boundary",
+            'name the boundary column: boundary = "district" (--boundary district)',
+        )
+    if w.boundary > 0 and not c.cross_boundary:
+        raise _fail(
+            file,
+            "objective.boundary",
+            f"{w.boundary:g} per member across the boundary needs cross_boundary = true",
+            "set cross_boundary = true under [constraints] (--cross-boundary), "
+            "or remove the weight to keep clusters inside the boundary",
+        )
+    has_pairs = bool(c.partnerships) or "partnerships" in scenario.constraint_files
+    if w.partnerships > 0 and not has_pairs:
+        raise _fail(
+            file,
+            "objective.partnerships",
+            f"{w.partnerships:g} per partnership split needs the partnerships",
+            'give file = "partnerships.csv" under [partnerships] (--partnerships FILE), '
+            "or remove the weight",
+        )
+    if c.partnerships_hard and not has_pairs:
+        raise _fail(
+            file,
+            "partnerships.hard",
+            "needs the partnerships",
+            'give file = "partnerships.csv" under [partnerships] (--partnerships FILE)',
+        )
+    fix = 'give assignments = "PREVIOUS/assignments.csv" under [previous] (--previous FILE)'
+    prev = c.previous
+    if prev is None:
+        if w.stability > 0:
+            raise _fail(
+                file,
+                "objective.stability",
+                f"{w.stability:g} per member moved needs the previous layout",
+                fix + ", or remove the weight",
+            )
+        for key in ("lock_clusters", "lock_centres"):
+            if getattr(c, key):
+                raise _fail(file, f"previous.{key}", "needs the previous layout", fix)
+        return
+    labels = sorted(set(prev.cluster.values()), key=lambda x: (len(x), x))
+    for label in c.lock_clusters:
+        if label not in labels:
+            shown = ", ".join(labels[:8]) + (", …" if len(labels) > 8 else "")
+            raise _fail(
+                file,
+                "previous.lock_clusters",
+                f"cluster {label!r} is not in the previous layout {prev.source}",
+                f"use one of its clusters: {shown}",
+            )
+    for cid in c.lock_centres:
+        if cid not in prev.cluster:
+            raise _fail(
+                file,
+                "previous.lock_centres",
+                f"centre {cid!r} has no cluster in the previous layout {prev.source}",
+                "lock only centres that had a cluster before",
+            )
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file; relative data paths are resolved against it."""
     path = Path(path)
@@ -249,6 +593,7 @@ def load_scenario(path: str | Path) -> Scenario:
     data, sizes, solver, goal = (
         tables.get(t, {}) for t in ("data", "sizes", "solver", "objective")
     )
+    inline, named = _stated_constraints(tables, str(path))
 
     def resolve(p: str | None) -> str | None:
         if p is None:
@@ -267,7 +612,7 @@ def load_scenario(path: str | Path) -> Scenario:
         max_weight=sizes.get("max_weight"),
         quotas=tuple(tables["quota"]),
     )
-    return Scenario(
+    scenario = Scenario(
         centres=resolve(data.get("centres")),
         distances=resolve(data.get("distances")),
         columns=dict(data.get("columns", {})),
@@ -277,12 +622,30 @@ def load_scenario(path: str | Path) -> Scenario:
         weights=Weights(
             travel=float(goal.get("travel", 1.0)),
             contrast={k: float(v) for k, v in goal.get("contrast", {}).items()},
+            themes={k: float(v) for k, v in goal.get("themes", {}).items()},
+            partnerships=float(goal.get("partnerships", 0.0)),
+            stability=float(goal.get("stability", 0.0)),
+            boundary=float(goal.get("boundary", 0.0)),
         ),
         time_limit=float(solver.get("time_limit", 20.0)),
         seed=int(solver.get("seed", 0)),
         workers=int(solver.get("workers", 2)),
         gap_target=float(solver.get("gap_target", 1e-4)),
     )
+    files = {key: resolve(p) for key, p in named.items()}
+    read = {
+        key: _read_constraint_file(key, p, f"{_FILE_KEYS[key]} in {path}")
+        for key, p in files.items()
+    }
+    from_files = replace(Constraints(), **read)
+    scenario = replace(
+        scenario,
+        constraints=_merge(inline, from_files),
+        constraint_files=files,
+        from_files=from_files,
+    )
+    check_scenario(scenario, str(path))
+    return scenario
 
 
 def _toml_value(value: Any) -> str:
@@ -290,8 +653,24 @@ def _toml_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return (
+            "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+        )
     text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    text = "".join(c if c.isprintable() else _escape(c) for c in text)
     return f'"{text}"'
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def _toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _toml_value(key)
 
 
 def scenario_to_toml(scenario: Scenario, *, relative_to: str | Path | None = None) -> str:
@@ -338,10 +717,18 @@ def scenario_to_toml(scenario: Scenario, *, relative_to: str | Path | None = Non
         lines += [f"value = {_toml_value(quota.value)}", f"min = {quota.min}"]
         if quota.max is not None:
             lines.append(f"max = {quota.max}")
-    lines += ["", "[objective]", f"travel = {_toml_value(scenario.weights.travel)}"]
-    if scenario.weights.contrast:
-        lines += ["", "[objective.contrast]"]
-        lines += [f"{k} = {_toml_value(v)}" for k, v in scenario.weights.contrast.items()]
+    w = scenario.weights
+    lines += ["", "[objective]", f"travel = {_toml_value(w.travel)}"]
+    lines += [
+        f"{k} = {_toml_value(getattr(w, k))}"
+        for k in ("partnerships", "stability", "boundary")
+        if getattr(w, k)
+    ]
+    for part in ("contrast", "themes"):
+        if getattr(w, part):
+            lines += ["", f"[objective.{part}]"]
+            lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in getattr(w, part).items()]
+    lines += _constraints_toml(scenario, where)
     solver = {
         "time_limit": scenario.time_limit,
         "seed": scenario.seed,
@@ -351,6 +738,49 @@ def scenario_to_toml(scenario: Scenario, *, relative_to: str | Path | None = Non
     lines += ["", "[solver]"]
     lines += [f"{k} = {_toml_value(v)}" for k, v in solver.items()]
     return "\n".join(lines) + "\n"
+
+
+def _constraints_toml(scenario: Scenario, where: Callable[[str | None], str | None]) -> list:
+    """``[constraints]``, ``[partnerships]`` and ``[previous]``: files by name, the rest inline."""
+    c, inline, files = scenario.constraints, _inline(scenario), scenario.constraint_files
+    exclude: list | dict | None = None
+    if inline.exclude:
+        default = all(r == EXCLUDED_BY_SCENARIO for r in inline.exclude.values())
+        exclude = list(inline.exclude) if default else dict(inline.exclude)
+    tables = {
+        "constraints": {
+            "max_distance": c.max_distance,
+            "boundary": c.boundary,
+            "cross_boundary": c.cross_boundary or None,
+            "coordinator": c.coordinator,
+            "consent": c.consent,
+            "must_link": list(inline.must_link) or None,
+            "must_link_file": where(files.get("must_link")),
+            "cannot_link": list(inline.cannot_link) or None,
+            "cannot_link_file": where(files.get("cannot_link")),
+            "exclude": exclude,
+            "exclude_file": where(files.get("exclude")),
+        },
+        "partnerships": {
+            "file": where(files.get("partnerships")),
+            "pairs": list(inline.partnerships) or None,
+            "hard": c.partnerships_hard or None,
+        },
+        "previous": {
+            "assignments": where(files.get("previous")),
+            "lock_clusters": list(c.lock_clusters) or None,
+            "lock_centres": list(c.lock_centres) or None,
+        },
+    }
+    lines = []
+    for table, body in tables.items():
+        kept = {k: v for k, v in body.items() if v is not None}
+        if table == "previous" and inline.previous is not None:
+            lines += ["", "# the previous layout was given in Python, not as a file: not written"]
+        if kept:
+            lines += ["", f"[{table}]"]
+            lines += [f"{k} = {_toml_value(v)}" for k, v in kept.items()]
+    return lines
 
 
 def scenario_centres(scenario: Scenario) -> Centres:
@@ -379,6 +809,7 @@ def run_scenario(
         scenario.sizes,
         distances=scenario.distances,
         weights=scenario.weights,
+        constraints=scenario.constraints,
         time_limit=scenario.time_limit,
         seed=scenario.seed,
         workers=scenario.workers,

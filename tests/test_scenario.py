@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from clustering import InputError, SizeRule
 from clustering.cli import main
 from clustering.objective import Weights
-from clustering.scenario import Scenario, load_scenario, scenario_to_toml
+from clustering.rules import Constraints, PreviousLayout
+from clustering.scenario import (
+    EXCLUDED_BY_SCENARIO,
+    Scenario,
+    load_scenario,
+    read_exclusions,
+    run_scenario,
+    scenario_to_toml,
+)
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 
@@ -79,6 +89,47 @@ def test_round_trip_through_toml(tmp_path):
         ("[objective.contrast]\nfsm_pct = -1\n", "objective.contrast.fsm_pct: -1 must be 0"),
         ("[objective.contrast]\nfsm_pct = 'high'\n", "objective.contrast.fsm_pct: 'high' is not"),
         ("[objective]\ntravel = -2\n", "objective.travel: -2 must be 0 or more"),
+        ("[objective]\nstability = -1\n", "objective.stability: -1 must be 0 or more"),
+        ("[objective]\npartnerships = 'lots'\n", "objective.partnerships: 'lots' is not a"),
+        ("[objective.themes]\ndiocese = -1\n", "objective.themes.diocese: -1 must be 0"),
+        ("[objective.themes]\ndiocese = true\n", "objective.themes.diocese: True is not"),
+        ("[constraint]\nmax_distance = 5\n", "[constraint]: unknown table"),
+        ("[constraints]\nmax_dist = 5\n", "constraints.max_dist: unknown key"),
+        ("[constraints]\nmax_distance = 0\n", "constraints.max_distance: 0 must be greater"),
+        ("[constraints]\nmax_distance = '5'\n", "constraints.max_distance: '5' is not a number"),
+        ("[constraints]\nboundary = ' '\n", "constraints.boundary: ' ' must not be empty"),
+        ("[constraints]\ncross_boundary = 'yes'\n", "constraints.cross_boundary: 'yes' is not"),
+        ("[constraints]\ncoordinator = 3\n", "constraints.coordinator: 3 is not text"),
+        ("[constraints]\nconsent = ''\n", "constraints.consent: '' must not be empty"),
+        ("[constraints]\nmust_link = '1,2'\n", "constraints.must_link: '1,2' is not a list"),
+        ("[constraints]\nmust_link = ['1', '2']\n", "constraints.must_link #1: '1' is not a"),
+        ("[constraints]\nmust_link = [['1', '1']]\n", "must_link #1: needs at least two"),
+        ("[constraints]\ncannot_link = [['1', 2.5]]\n", "cannot_link #1: 2.5 is not a centre"),
+        ("[constraints]\ncannot_link = [['1', true]]\n", "cannot_link #1: True is not a"),
+        ("[constraints]\nmust_link_file = 7\n", "constraints.must_link_file: 7 is not text"),
+        ("[constraints]\nexclude = '115852'\n", "constraints.exclude: '115852' is not a list"),
+        ("[constraints]\nexclude = [['1']]\n", "constraints.exclude: ['1'] is not a centre"),
+        ("[constraints]\nexclude = {1 = 3}\n", "constraints.exclude.1: 3 is not a reason"),
+        ("[constraints]\nexclude_file = ''\n", "constraints.exclude_file: '' must not be"),
+        ("[partnerships]\nweight = 2\n", "partnerships.weight: unknown key"),
+        ("[partnerships]\nhard = 1\n", "partnerships.hard: 1 is not true or false"),
+        ("[partnerships]\npairs = [['1', '2', '3']]\n", "partnerships.pairs #1: has 3 ids"),
+        ("[previous]\nassignments = 3\n", "previous.assignments: 3 is not text"),
+        ("[previous]\nlock_clusters = '3'\n", "previous.lock_clusters: '3' is not a list"),
+        ("[previous]\nlock_clusters = [1.5]\n", "lock_clusters: 1.5 is not a cluster label"),
+        ("[previous]\nlock_centres = ['']\n", "previous.lock_centres: '' is not a centre"),
+        # settings that only make sense together
+        ("[objective]\nboundary = 2\n", "objective.boundary: 2 per member across"),
+        (
+            "[objective]\nboundary = 2\n[constraints]\nboundary = 'district'\n",
+            "needs cross_boundary = true",
+        ),
+        ("[constraints]\ncross_boundary = true\n", "constraints.cross_boundary: needs"),
+        ("[objective]\npartnerships = 2\n", "objective.partnerships: 2 per partnership"),
+        ("[partnerships]\nhard = true\n", "partnerships.hard: needs the partnerships"),
+        ("[objective]\nstability = 3\n", "objective.stability: 3 per member moved needs"),
+        ("[previous]\nlock_clusters = ['3']\n", "previous.lock_clusters: needs the previous"),
+        ("[previous]\nlock_centres = [115850]\n", "previous.lock_centres: needs the previous"),
     ],
 )
 def test_invalid_scenarios_name_file_and_key(tmp_path, text, words):
@@ -156,3 +207,246 @@ def test_quotas_in_a_scenario(tmp_path):
     path.write_text('[[quota]]\ncolumn = "phase"\nvalue = "high"\nmin = 3\nmax = 1\n')
     with pytest.raises(InputError, match=r"quota #1\.max: is below min"):
         load_scenario(path)
+
+
+# ---------------------------------------------------------------- constraints
+
+FULL = """
+[data]
+centres = "centres.csv"
+
+[objective]
+travel = 1.0
+partnerships = 2.0
+stability = 3.0
+boundary = 2.0
+
+[objective.contrast]
+fsm_pct = 1
+
+[objective.themes]
+diocese = 2.0
+"Trusts (name)" = 0.5
+
+[constraints]
+max_distance = 15
+boundary = "district"
+cross_boundary = true
+coordinator = "ofsted in Good, Outstanding"
+consent = "consented"
+must_link = [["115850", 115851], ["7", "8"]]
+must_link_file = "groups.csv"
+cannot_link = [["1", "2", "3"]]
+cannot_link_file = "apart.csv"
+exclude = ["115852"]
+exclude_file = "not_taking_part.csv"
+
+[partnerships]
+file = "partnerships.csv"
+hard = false
+
+[previous]
+assignments = "out/previous/assignments.csv"
+lock_clusters = ["3", 7]
+lock_centres = ["115850"]
+"""
+
+
+def _rule_files(folder: Path) -> None:
+    (folder / "groups.csv").write_text("group,centre_id\na,115850\na,115851\nb,1\nb,2\n")
+    (folder / "apart.csv").write_text("group,centre_id\nx,10\nx,11\n")
+    (folder / "partnerships.csv").write_text("centre_a,centre_b\n115850,115860\n5,6\n")
+    (folder / "not_taking_part.csv").write_text(
+        "centre_id,reason\n115853,closing in July\n115854,\n"
+    )
+    previous = folder / "out" / "previous"
+    previous.mkdir(parents=True)
+    (previous / "assignments.csv").write_text(
+        "centre_id,cluster,is_venue\n115850,3,True\n115851,3,False\n115860,7,True\n999,,False\n"
+    )
+
+
+@pytest.fixture
+def full(tmp_path) -> Path:
+    _rule_files(tmp_path)
+    path = tmp_path / "full.toml"
+    path.write_text(FULL)
+    return path
+
+
+def test_constraints_are_read_with_their_files(full):
+    scenario = load_scenario(full)
+    folder = full.parent
+    c = scenario.constraints
+    # files first, then what is stated inline; a group given twice counts once
+    assert c.must_link == (("115850", "115851"), ("1", "2"), ("7", "8"))
+    assert c.cannot_link == (("10", "11"), ("1", "2", "3"))
+    assert c.partnerships == (("115850", "115860"), ("5", "6"))
+    assert c.partnerships_hard is False
+    assert c.exclude == {
+        "115852": EXCLUDED_BY_SCENARIO,
+        "115853": "closing in July",
+        "115854": EXCLUDED_BY_SCENARIO,
+    }
+    assert (c.max_distance, c.boundary, c.cross_boundary) == (15.0, "district", True)
+    assert (c.coordinator, c.consent) == ("ofsted in Good, Outstanding", "consented")
+    assert c.previous == PreviousLayout(
+        {"115850": "3", "115851": "3", "115860": "7"},
+        {"3": "115850", "7": "115860"},
+        str(folder / "out" / "previous" / "assignments.csv"),
+    )
+    assert (c.lock_clusters, c.lock_centres) == (("3", "7"), ("115850",))
+    assert c.source == str(full)
+    assert scenario.constraint_files == {
+        "must_link": str(folder / "groups.csv"),
+        "cannot_link": str(folder / "apart.csv"),
+        "exclude": str(folder / "not_taking_part.csv"),
+        "partnerships": str(folder / "partnerships.csv"),
+        "previous": str(folder / "out" / "previous" / "assignments.csv"),
+    }
+    assert scenario.weights == Weights(
+        1.0,
+        {"fsm_pct": 1.0},
+        themes={"diocese": 2.0, "Trusts (name)": 0.5},
+        partnerships=2.0,
+        stability=3.0,
+        boundary=2.0,
+    )
+
+
+def test_round_trip_with_constraints_is_equal(full):
+    scenario = load_scenario(full)
+    text = scenario_to_toml(scenario, relative_to=full.parent)
+    assert 'must_link_file = "groups.csv"' in text  # files by name, not by content
+    assert 'must_link = [["7", "8"]]' in text  # only what no file holds is inline
+    assert 'exclude = ["115852"]' in text
+    full.write_text(text)  # same path, so the sources agree too
+    assert load_scenario(full) == scenario
+
+
+def test_round_trip_into_another_folder(full):
+    scenario = load_scenario(full)
+    out = full.parent / "runs" / "a"
+    out.mkdir(parents=True)
+    (out / "scenario.toml").write_text(scenario_to_toml(scenario, relative_to=out))
+    assert '"../../groups.csv"' in (out / "scenario.toml").read_text()
+    again = load_scenario(out / "scenario.toml")
+    files = {k: Path(v).resolve() for k, v in again.constraint_files.items()}
+    assert files == {k: Path(v).resolve() for k, v in scenario.constraint_files.items()}
+    previous = replace(again.constraints.previous, source=scenario.constraints.previous.source)
+    assert replace(again.constraints, source=str(full), previous=previous) == scenario.constraints
+    assert again.weights == scenario.weights
+
+
+def test_round_trip_of_constraints_stated_in_python(tmp_path):
+    original = Scenario(
+        weights=Weights(themes={"Diocese (name)": 1.5}, partnerships=4.0),
+        constraints=Constraints(
+            must_link=(("a", "b", "c"),),
+            cannot_link=(("d", "e"),),
+            partnerships=(("a", "f"), ("g", "h")),
+            partnerships_hard=True,
+            coordinator='ofsted = "Good"',
+            max_distance=12.5,
+            exclude={"x": "closing in July", "y": EXCLUDED_BY_SCENARIO},
+            consent="willing",
+        ),
+    )
+    path = tmp_path / "s.toml"
+    path.write_text(scenario_to_toml(original))
+    again = load_scenario(path)
+    assert again == replace(original, constraints=replace(original.constraints, source=str(path)))
+
+
+def test_constraint_file_errors_name_the_file_row_column_and_key(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text('[constraints]\nmust_link_file = "missing.csv"\n')
+    with pytest.raises(InputError) as info:
+        load_scenario(path)
+    message = str(info.value)
+    assert "missing.csv" in message
+    assert f"constraints.must_link_file in {path}" in message
+    (tmp_path / "out.csv").write_text("centre_id,reason\n1,gone\n,gone\n")
+    path.write_text('[constraints]\nexclude_file = "out.csv"\n')
+    with pytest.raises(InputError, match=r"out\.csv, row 3, column 'centre_id': no centre id"):
+        load_scenario(path)
+    (tmp_path / "prev.csv").write_text("centre_id,venue\n1,2\n")
+    path.write_text('[previous]\nassignments = "prev.csv"\n')
+    with pytest.raises(InputError, match=r"no 'cluster' column.*previous\.assignments in"):
+        load_scenario(path)
+    (tmp_path / "folder.csv").mkdir()
+    path.write_text('[partnerships]\nfile = "folder.csv"\n')
+    with pytest.raises(InputError, match="cannot read it"):
+        load_scenario(path)
+
+
+def test_locks_must_name_the_previous_layout(full):
+    text = FULL.replace('lock_clusters = ["3", 7]', 'lock_clusters = ["3", 99]')
+    full.write_text(text)
+    with pytest.raises(InputError) as info:
+        load_scenario(full)
+    assert "previous.lock_clusters: cluster '99' is not in the previous layout" in str(info.value)
+    assert "use one of its clusters: 3, 7" in str(info.value)
+    full.write_text(FULL.replace('lock_centres = ["115850"]', 'lock_centres = ["999"]'))
+    with pytest.raises(InputError, match=r"previous\.lock_centres: centre '999' has no cluster"):
+        load_scenario(full)
+
+
+def test_read_exclusions(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("URN,why\n101.0,\n 102 ,x\n\n")
+    assert read_exclusions(path) == {"101": EXCLUDED_BY_SCENARIO, "102": EXCLUDED_BY_SCENARIO}
+    path.write_text("name,centre_id,Reason\nA,1,moving\nB,1,again\n")
+    with pytest.raises(InputError, match="row 3, column 'centre_id': centre 1 appears twice"):
+        read_exclusions(path)
+    path.write_text("")
+    with pytest.raises(InputError, match="the file is empty"):
+        read_exclusions(path)
+
+
+def test_with_constraints_replaces_a_file_and_keeps_what_is_inline(full):
+    scenario = load_scenario(full)
+    other = full.parent / "other.csv"
+    other.write_text("centre_id\n42\n")
+    changed = scenario.with_constraints(files={"exclude": str(other)}, max_distance=9.0)
+    assert changed.constraints.exclude == {
+        "115852": EXCLUDED_BY_SCENARIO,
+        "42": EXCLUDED_BY_SCENARIO,
+    }
+    assert changed.constraint_files["exclude"] == str(other)
+    assert changed.constraints.max_distance == 9.0
+    assert changed.constraints.must_link == scenario.constraints.must_link
+    assert scenario.constraints.max_distance == 15.0  # the original is unchanged
+
+
+def test_scenario_with_constraints_forms_clusters_that_respect_them(tmp_path):
+    """End to end: needs ``form_clusters(..., constraints=...)`` from the engine."""
+    n = 30
+    pd.DataFrame(
+        {
+            "id": [f"S{i:02d}" for i in range(n)],
+            "name": [f"School {i}" for i in range(n)],
+            "lat": [51.0 + 0.01 * (i % 6) + 0.002 * i for i in range(n)],
+            "lon": [-1.2 + 0.013 * (i // 6) for i in range(n)],
+            "district": ["West" if i < 15 else "East" for i in range(n)],
+        }
+    ).to_csv(tmp_path / "centres.csv", index=False)
+    (tmp_path / "away.csv").write_text("centre_id,reason\nS20,closing in July\n")
+    path = tmp_path / "s.toml"
+    path.write_text(
+        '[data]\ncentres = "centres.csv"\n[sizes]\nmin = 4\nmax = 6\n'
+        '[constraints]\nboundary = "district"\nmust_link = [["S00", "S14"]]\n'
+        'cannot_link = [["S01", "S02"]]\nexclude = ["S03"]\nexclude_file = "away.csv"\n'
+        "[solver]\ntime_limit = 3\n"
+    )
+    layout = run_scenario(load_scenario(path))
+    rows = layout.assignments.set_index("centre_id")
+    assert rows.loc["S03", "excluded_reason"] == EXCLUDED_BY_SCENARIO
+    assert rows.loc["S20", "excluded_reason"] == "closing in July"
+    members = rows[rows["cluster"].notna()]
+    assert len(members) == n - 2
+    assert members.loc["S00", "cluster"] == members.loc["S14", "cluster"]
+    assert members.loc["S01", "cluster"] != members.loc["S02", "cluster"]
+    for _, group in members.groupby("cluster"):
+        assert len({int(c[1:]) < 15 for c in group.index}) == 1  # inside one district
+    assert layout.stats["checker"] == "passed"
