@@ -14,6 +14,7 @@ import shapely
 from shapely.geometry import MultiPoint, mapping
 from shapely.geometry.polygon import orient
 
+from .baselines import rounded
 from .layout import Layout
 from .metrics import cluster_summary, contrast_summary, distance_scale
 from .report import render_map, write_report
@@ -164,6 +165,9 @@ def write_outputs(layout: Layout, out_dir: str | Path) -> dict[str, Path]:
         from the area's mix.
     ``excluded.csv``
         The excluded centres with their reasons (a header only when none).
+    ``baselines.csv``
+        Only when ``layout.baselines`` is set: the layout beside the baselines
+        (:func:`clustering.baselines.compare`), numbers to 1 decimal.
     ``clusters.geojson``
         One polygon per cluster in WGS84: the convex hull of its members grown
         by :data:`HULL_BUFFER_M` metres, with the cluster's summary row and
@@ -190,8 +194,8 @@ def write_outputs(layout: Layout, out_dir: str | Path) -> dict[str, Path]:
     -------
     dict
         File name without extension (``"assignments"``, ``"clusters"``,
-        ``"excluded"``, ``"clusters_geojson"``, ``"centres_geojson"``, ``"map"``,
-        ``"report"``, ``"run"``) → path.
+        ``"excluded"``, ``"baselines"`` (when set), ``"clusters_geojson"``,
+        ``"centres_geojson"``, ``"map"``, ``"report"``, ``"run"``) → path.
 
     Raises
     ------
@@ -218,6 +222,10 @@ def write_outputs(layout: Layout, out_dir: str | Path) -> dict[str, Path]:
     excluded = layout.excluded
     columns = list(excluded.columns) or ["centre_id", "name", "row", "reason"]
     excluded.reindex(columns=columns).to_csv(files["excluded"], index=False)
+
+    if layout.baselines is not None:
+        files["baselines"] = out / "baselines.csv"
+        rounded(layout.baselines).to_csv(files["baselines"], index=False)
 
     files["clusters_geojson"] = out / "clusters.geojson"
     _dump(_cluster_geojson(layout, summary), files["clusters_geojson"], compact=True)

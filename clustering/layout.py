@@ -37,6 +37,10 @@ class Layout:
         Everything that produced the layout: sizes, limits, seed, versions.
     stats
         Timings and solver figures.
+    baselines
+        Optionally, the layout beside the layouts people would otherwise use
+        (:func:`clustering.baselines.compare`); written to ``baselines.csv``
+        and shown in the report.
     """
 
     centres: gpd.GeoDataFrame
@@ -48,6 +52,13 @@ class Layout:
     params: dict[str, Any] = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)
     source: str = ""
+    #: what produced the layout, for explanations (not exported): ``costs``
+    #: (:class:`~clustering.costs.Costs`, rows in the order of ``centres``),
+    #: ``objective`` (:class:`~clustering.objective.Objective`, same rows),
+    #: ``constraints``, ``rule``, ``compiled`` (:class:`~clustering.rules.Compiled`),
+    #: ``quotas`` (list of (Quota, mask)) and ``input_ids``
+    context: dict[str, Any] = field(default_factory=dict, repr=False)
+    baselines: pd.DataFrame | None = None
 
     @property
     def gap(self) -> float:

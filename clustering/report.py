@@ -29,6 +29,7 @@ from matplotlib.lines import Line2D
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 from scipy.spatial import cKDTree
 
+from .baselines import contrast_price, rounded
 from .layout import Layout
 from .metrics import cluster_summary, contrast_summary, distance_scale, overall_summary
 
@@ -455,6 +456,23 @@ change category for every cluster to mirror the area. Weight 0: reported, not op
 {{ data_table(contrast) }}
 {%- endif %}
 
+{% if baselines.rows -%}
+<h2>Baselines</h2>
+<p>This layout beside the layouts people would otherwise use, measured with the same
+distances ({{ distance_unit }}) and the same objective; "outside size bounds" counts clusters
+whose size breaks the bounds this layout keeps.</p>
+<div class="scroll">
+{{ data_table(baselines) }}
+</div>
+{% if prices.rows -%}
+<p>What the weights bought: for each part of the objective besides travel, the
+{{ distance_unit }} of extra total travel this layout spends, compared with the geography-only
+layout, for each unit of that part it removes (blank where it removed none; the same extra
+travel buys every part at once, so the rows do not add up).</p>
+{{ data_table(prices) }}
+{%- endif %}
+{%- endif %}
+
 <h2>Clusters</h2>
 <div class="scroll">
 {{ data_table(table) }}
@@ -627,7 +645,9 @@ def write_report(
 
     The report has the headline figures (including the objective, the proven
     lower bound and the gap), the map, the per-cluster table, the excluded
-    centres with their reasons, and the parameters that produced the layout.
+    centres with their reasons, and the parameters that produced the layout;
+    when ``layout.baselines`` is set, the baselines beside the layout and
+    what each unit of deviation removed cost in travel.
     It needs no other file: the map is embedded as a base64 ``data:`` URI and
     the CSS is inline. All data are HTML-escaped.
 
@@ -662,6 +682,7 @@ def write_report(
 
     excluded = layout.excluded
     columns = [c for c in ("centre_id", "name", "row", "reason") if c in excluded.columns]
+    compared = layout.baselines if layout.baselines is not None else pd.DataFrame()
     html = _ENV.from_string(_TEMPLATE).render(
         source=Path(layout.source).name if layout.source else "centres",
         source_path=layout.source or "—",
@@ -670,6 +691,8 @@ def write_report(
         map_uri=map_uri,
         table=_table(summary),
         contrast=_table(contrast_summary(layout)),
+        baselines=_table(rounded(compared)),
+        prices=_table(rounded(contrast_price(compared))),
         weighted=any(layout.params.get("weights", {}).get("contrast", {}).values()),
         excluded=_table(excluded[columns]),
         params=_flatten(layout.params),

@@ -12,14 +12,17 @@ from __future__ import annotations
 import platform
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import linear_sum_assignment
 
 from . import bound, cpsat, heuristic, lns
+from .baselines import GEOGRAPHY_ONLY, compare, district_venues, kmeans_constrained_venues
 from .check import check_layout
 from .costs import Costs, euclidean_costs, read_cost_matrix
 from .cpsat import Progress
@@ -27,8 +30,9 @@ from .errors import InfeasibleError, InputError, SolverError
 from .exchange import exchange
 from .layout import Layout, venue_labels
 from .load import Centres
-from .objective import Weights, build_objective
-from .spec import SizeRule, resolve
+from .objective import Objective, Weights, build_objective
+from .rules import Constraints, compile_rules, coordinator_of, eligible
+from .spec import Bounds, Quota, SizeRule, resolve
 
 __all__ = ["Progress", "form_clusters"]
 
@@ -53,27 +57,34 @@ def form_clusters(
     *,
     distances: str | Path | None = None,
     weights: Weights | None = None,
+    constraints: Constraints | None = None,
     time_limit: float = 30.0,
     seed: int = 0,
     workers: int = 2,
     gap_target: float = 1e-4,
     progress: Callable[[Progress], None] | None = None,
+    baselines: bool = True,
 ) -> Layout:
-    """Form clusters of ``centres`` that meet ``rule``, minimising total travel to venues.
+    """Form clusters of ``centres`` that meet ``rule`` and ``constraints`` at least cost.
 
     Every cluster meets at a venue that is one of its members; the objective is
-    the total member → venue distance (a capacitated p-median), plus weighted
-    contrast terms when ``weights`` asks for them.
+    the total member → venue distance (a capacitated p-median), plus the
+    weighted contrast, themes, partnership, stability and boundary terms that
+    ``weights`` asks for.
 
     Parameters
     ----------
     centres
         Validated centres from :func:`clustering.load_centres`.
     rule
-        Sizes (default 8–12), optional weight bounds and cluster count.
+        Sizes (default 8–12), optional weight bounds, cluster count and quotas.
     weights
-        Travel weight and contrast weights (see :mod:`clustering.objective`);
+        The weight of each part of the objective (see :mod:`clustering.objective`);
         travel alone by default.
+    constraints
+        Links, partnerships, coordinators, maximum distance, boundary, consent,
+        exclusions and the previous layout with its locks (see
+        :class:`clustering.rules.Constraints`).
     distances
         A travel-time or distance matrix file (see
         :func:`clustering.costs.read_cost_matrix`); straight lines otherwise.
@@ -89,6 +100,11 @@ def form_clusters(
         Stop early once the gap to the lower bound is at most this fraction.
     progress
         Called with objective and bound as they improve.
+    baselines
+        Also form the layouts people would otherwise use — geography only (the
+        same rules, travel weight alone; given a third of ``time_limit`` more),
+        k-means with size bounds, and existing districts as clusters — and put
+        them beside this one in ``Layout.baselines``.
 
     Returns
     -------
@@ -98,72 +114,300 @@ def form_clusters(
     Raises
     ------
     InfeasibleError
-        The rule cannot hold for these centres (the message says why).
+        The rules cannot all hold for these centres (the message says which).
     SolverError
         No layout was found within the time limit.
     """
     rule = rule or SizeRule()
+    constraints = constraints or Constraints()
     _check_settings(time_limit=time_limit, seed=seed, workers=workers, gap_target=gap_target)
     t0 = time.perf_counter()
+    given = centres
     input_ids = centres.frame["centre_id"].tolist() + centres.excluded["centre_id"].tolist()
+    centres = _exclusions(centres, constraints, set(map(str, input_ids)))
     if rule.size_by is not None:
         centres = _require_weights(centres, rule.size_by)
     centres, costs = _costs(centres, distances)
     frame = centres.frame
-    loads = None if rule.size_by is None else frame[rule.size_by].to_numpy(dtype=float)
-    bounds = resolve(rule, len(frame), loads, _quota_masks(centres, rule))
+    n = len(frame)
+    if n == 0:
+        raise InfeasibleError("there are no centres to cluster (all were excluded)")
+    compiled = compile_rules(
+        frame,
+        constraints,
+        costs=costs.matrix,
+        unit=costs.unit,
+        known_ids=set(map(str, input_ids)),
+        max_size=rule.max_size,
+    )
+    objective = build_objective(
+        frame,
+        weights,
+        unit=costs.unit,
+        source=centres.source,
+        pairs=compiled.pairs,
+        moved=compiled.moved,
+        crossings=compiled.crossings,
+    )
+    arc = objective.arc_costs(costs.matrix)
     scale = costs.integer_scale()
-    objective = build_objective(frame, weights, unit=costs.unit, source=centres.source)
+    loads = None if rule.size_by is None else frame[rule.size_by].to_numpy(dtype=float)
+    masks = _quota_masks(centres, rule)
+    quotas = list(rule.quotas)
+    if compiled.coordinators is not None:
+        quotas.append(
+            Quota(
+                "coordinator",
+                "eligible",
+                1,
+                None,
+                about=f"a willing coordinator ({constraints.coordinator})",
+            )
+        )
+        masks.append(compiled.coordinators)
+    hard = Bounds(
+        n,
+        rule.min_size,
+        rule.max_size,
+        0,
+        allowed=compiled.allowed,
+        together=tuple(compiled.together),
+        apart=tuple(compiled.apart),
+    )
     xy = np.column_stack([frame.geometry.x.to_numpy(), frame.geometry.y.to_numpy()])
-    stats: dict[str, Any] = {"n_centres": len(frame), "n_clusters": bounds.n_clusters}
+    stats: dict[str, Any] = {"n_centres": n}
+    if compiled.notes:
+        stats["notes"] = list(compiled.notes)
 
-    def report(stage: str, objective: float, lower: float) -> None:
+    # locked clusters keep their members and venue; the rest is solved in parts
+    venue_of = np.full(n, -1, dtype=np.int64)
+    locked = _locked_clusters(frame, constraints, rule, masks, quotas, loads, hard.together)
+    for members, venue in locked.values():
+        venue_of[members] = venue
+    free = np.flatnonzero(venue_of < 0)
+    rule_free = replace(rule, quotas=tuple(quotas))
+    if rule.n_clusters is not None:
+        rule_free = replace(rule_free, n_clusters=rule.n_clusters - len(locked))
+    parts = _parts(frame, free, compiled.regions, rule_free, constraints.boundary, loads, masks)
+    lower = float(sum(arc[m, v].sum() for m, v in locked.values()))
+    stats["n_clusters"] = sum(b.n_clusters for _, _, b in parts) + len(locked)
+    stats["parts"] = len(parts)
+    if locked:
+        stats["locked_clusters"] = sorted(locked)
+
+    def report(stage: str, value: float, bound: float) -> None:
         if progress is not None:
-            progress(Progress(time.perf_counter() - t0, objective, lower, stage))
+            progress(Progress(time.perf_counter() - t0, value, bound, stage))
 
-    # 1. construction (travel only; the improvement weighs contrast in)
+    budget = time_limit - (time.perf_counter() - t0)
+    sizes = np.array([len(rows) for _, rows, _ in parts], dtype=float)
+    for k, (name, rows, bounds) in enumerate(parts):
+        left = time_limit - (time.perf_counter() - t0)
+        share = max(left * sizes[k] / sizes[k:].sum(), min(1.0, left)) if len(parts) > 1 else left
+        bounds = replace(
+            bounds,
+            allowed=None if hard.allowed is None else hard.allowed[np.ix_(rows, rows)],
+            together=hard.restricted(rows, 0).together,
+            apart=hard.restricted(rows, 0).apart,
+        )
+        local, part_lower, part_stats = _solve_part(
+            costs.matrix[np.ix_(rows, rows)],
+            xy[rows],
+            bounds,
+            objective.restricted(rows),
+            scale=scale,
+            time_limit=max(share, 0.2),
+            seed=seed,
+            workers=workers,
+            gap_target=gap_target,
+            report=(lambda st, v, b, nm=name: report(f"{nm}{st}", v, b)),
+            name=name,
+        )
+        venue_of[rows] = rows[local]
+        lower += part_lower
+        for key, value in part_stats.items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                stats[key] = stats.get(key, 0) + value
+            else:
+                stats[key] = value
+    stats["budget_seconds"] = budget
+
+    # the layout, checked
+    coordinator = coordinator_of(venue_of, costs.matrix, compiled.coordinators)
+    layout = _layout(
+        centres,
+        costs,
+        venue_of,
+        lower,
+        rule,
+        objective,
+        stats["n_clusters"],
+        seed,
+        workers,
+        time_limit,
+        gap_target,
+        distances,
+        stats,
+        constraints,
+        coordinator,
+        {
+            "costs": costs,
+            "objective": objective,
+            "constraints": constraints,
+            "rule": rule,
+            "compiled": compiled,
+            "quotas": list(zip(quotas, masks, strict=True)),
+            "input_ids": input_ids,
+        },
+    )
+    stats["seconds"] = time.perf_counter() - t0
+    # the checker reads the matrix file itself, not the engine's parsed copy
+    check = check_layout(
+        layout,
+        rule,
+        input_ids=input_ids,
+        matrix=None if distances is None else distances,
+        weights=objective.weights,
+        constraints=constraints,
+    )
+    check.raise_if_failed()
+    layout.objective = check.recomputed_objective
+    layout.status = "optimal" if layout.gap <= 1e-9 else "feasible"
+    stats["checker"] = "passed"
+    report("done", layout.objective, layout.lower_bound)
+    if baselines:
+        t = time.perf_counter()
+        layout.baselines = _baselines(
+            layout,
+            venue_of,
+            given,
+            rule,
+            distances=distances,
+            constraints=constraints,
+            time_limit=time_limit,
+            seed=seed,
+            workers=workers,
+        )
+        stats["baseline_seconds"] = time.perf_counter() - t
+    return layout
+
+
+def _baselines(layout, venue_of, given, rule, *, distances, constraints, time_limit, seed, workers):
+    """This layout beside geography only, size-bounded k-means and districts."""
+    ctx = layout.context
+    costs, objective = ctx["costs"], ctx["objective"]
+    frame = layout.centres
+    n = len(frame)
+    others: dict[str, np.ndarray | None] = {}
+    if not objective.weights.travel_only:
+        try:
+            geo = form_clusters(
+                given,
+                rule,
+                distances=distances,
+                constraints=constraints,
+                time_limit=max(1.0, time_limit / 3),
+                seed=seed,
+                workers=workers,
+                baselines=False,
+            )
+            row = {c: k for k, c in enumerate(frame["centre_id"].astype(str))}
+            geo_rows = np.array([row[c] for c in geo.centres["centre_id"].astype(str)])
+            is_venue = geo.centres["is_venue"].to_numpy(dtype=bool)
+            venue_row = dict(
+                zip(geo.centres["cluster"].to_numpy()[is_venue], geo_rows[is_venue], strict=True)
+            )
+            geo_venue = np.empty(n, dtype=np.int64)
+            geo_venue[geo_rows] = [venue_row[k] for k in geo.centres["cluster"]]
+            others[GEOGRAPHY_ONLY] = geo_venue
+        except (InfeasibleError, SolverError):
+            others[GEOGRAPHY_ONLY] = None
+    xy = np.column_stack([frame.geometry.x.to_numpy(), frame.geometry.y.to_numpy()])
+    bounds = Bounds(n, rule.min_size, rule.max_size, layout.n_clusters)
+    others["k-means with size bounds"] = kmeans_constrained_venues(
+        xy, bounds, seed=seed, costs=costs.matrix, n_init=1
+    )
+    column = constraints.boundary or "district"
+    if column in frame.columns:
+        others[f"{column}s as clusters"] = district_venues(frame, column, costs)
+    return compare(venue_of, others, costs, objective, bounds, costs.unit)
+
+
+def _solve_part(
+    costs: np.ndarray,
+    xy: np.ndarray,
+    bounds: Bounds,
+    objective: Objective,
+    *,
+    scale: float,
+    time_limit: float,
+    seed: int,
+    workers: int,
+    gap_target: float,
+    report: Callable[[str, float, float], None],
+    name: str,
+) -> tuple[np.ndarray, float, dict[str, Any]]:
+    """Construction → bound → improvement for one part; returns ``venue_of``, bound, stats."""
+    t0 = time.perf_counter()
+    n = len(costs)
+    arc = objective.arc_costs(costs)
+    stats: dict[str, Any] = {}
+
+    def where() -> str:
+        return f" in {name.rstrip(': ')}" if name else ""
+
+    # 1. construction (member → venue costs only; the improvement weighs the rest in)
     t = time.perf_counter()
-    venue_of = heuristic.construct(costs.matrix, xy, bounds, seed=seed, scale=scale)
+    venue_of = heuristic.construct(arc, xy, bounds, seed=seed, scale=scale)
+    if venue_of is not None and bounds.violations(venue_of):
+        venue_of = lns.repair(
+            costs,
+            bounds,
+            venue_of,
+            scale=scale,
+            time_limit=0.3 * time_limit,
+            seed=seed,
+            objective=objective,
+        )
+        stats["repaired"] = venue_of is not None
     stats["construction_seconds"] = time.perf_counter() - t
-    if venue_of is None and bounds.weights is None and not bounds.quotas:
-        raise SolverError("the construction found no layout; this is a bug, please report it")
-    travel_upper = np.inf if venue_of is None else heuristic.layout_cost(costs.matrix, venue_of)
-    upper = np.inf if venue_of is None else objective.cost(costs.matrix, venue_of)
+    arc_upper = np.inf if venue_of is None else heuristic.layout_cost(arc, venue_of)
+    upper = np.inf if venue_of is None else objective.cost(costs, venue_of)
     stats["construction_objective"] = upper
 
     if venue_of is not None and objective.has_contrast:
         t = time.perf_counter()
-        venue_of, swaps = exchange(
-            costs.matrix, venue_of, objective, bounds, time_limit=0.25 * time_limit
-        )
+        venue_of, swaps = exchange(costs, venue_of, objective, bounds, time_limit=0.25 * time_limit)
         stats.update(exchange_moves=swaps, exchange_seconds=time.perf_counter() - t)
-        upper = objective.cost(costs.matrix, venue_of)
+        upper = objective.cost(costs, venue_of)
+        arc_upper = heuristic.layout_cost(arc, venue_of)
 
-    # 2. lower bound of the whole problem: travel's Lagrangian bound, times its
-    #    weight (contrast deviations are never negative)
+    # 2. lower bound of the whole part: the Lagrangian bound of the member → venue
+    #    costs (travel and arc terms); every other term is never negative
     t = time.perf_counter()
-    start = None if venue_of is None else costs.matrix[np.arange(len(frame)), venue_of]
+    bound_costs = _bound_costs(arc, bounds)
+    start = None if venue_of is None else bound_costs[np.arange(n), venue_of]
     lb = bound.lagrangian_bound(
-        costs.matrix,
+        bound_costs,
         bounds,
-        travel_upper if np.isfinite(travel_upper) else float(costs.matrix.max()) * len(frame),
+        arc_upper if np.isfinite(arc_upper) else float(bound_costs.max()) * n,
         start=start,
-        time_limit=max(0.5, 0.2 * time_limit),
+        time_limit=max(0.3, 0.2 * time_limit),
     )
-    lower = max(lb.value, 0.0) * objective.weights.travel
+    lower = max(lb.value, 0.0)
     stats.update(bound_seconds=time.perf_counter() - t, bound_iterations=lb.iterations)
     report("construction", upper, lower)
 
     # 3. improvement
     remaining = time_limit - (time.perf_counter() - t0)
-    full = len(frame) <= FULL_MODEL_MAX
+    full = n <= FULL_MODEL_MAX
     if full or venue_of is None:
         result = cpsat.solve_cpsat(
-            costs.matrix,
+            costs,
             bounds,
             scale=scale,
             hint=venue_of,
-            candidates=len(frame) if full else 24,
+            candidates=n if full else 24,
             time_limit=max(remaining, 1.0),
             workers=workers,
             seed=seed,
@@ -174,30 +418,26 @@ def form_clusters(
         )
         stats.update(cpsat_status=result.status, cpsat_seconds=result.seconds)
         if result.venue_of is not None:
-            # CP-SAT's bound is exact for travel alone (floored costs); contrast
-            # coefficients are rounded, so its bound is not used with them
-            if (
-                full
-                and result.exact
-                and result.restricted_bound is not None
-                and not objective.has_contrast
-            ):
+            # CP-SAT's bound is exact for floored member → venue costs, themes and
+            # partnerships; contrast scores are rounded, so its bound is not used with them
+            contrast = any(t.weight > 0 for t in objective.terms)
+            if full and result.exact and result.restricted_bound is not None and not contrast:
                 lower = max(lower, result.restricted_bound)
-            if venue_of is None or objective.cost(costs.matrix, result.venue_of) < upper:
+            if venue_of is None or objective.cost(costs, result.venue_of) < upper:
                 venue_of = result.venue_of
         elif venue_of is None:
             if result.status == "INFEASIBLE" and full and result.exact:
                 raise InfeasibleError(
-                    "no layout meets the size and weight bounds together (CP-SAT proved "
-                    "it for these centres); loosen the size or weight bounds"
+                    explain_infeasible(costs, bounds, workers=workers, seed=seed, where=where())
                 )
             raise SolverError(
-                f"no layout found in {time_limit:g} s (CP-SAT: {result.status}); "
-                "raise the time limit or loosen the size or weight bounds"
+                f"no layout found{where()} in {time_limit:.3g} s (CP-SAT: {result.status}); "
+                "raise the time limit or loosen the rules"
+                + _likely_conflict(costs, bounds, workers=workers, seed=seed)
             )
     else:
         venue_of, lns_stats = lns.improve(
-            costs.matrix,
+            costs,
             bounds,
             venue_of,
             scale=scale,
@@ -213,48 +453,226 @@ def form_clusters(
 
     # 4. time left over (the search converged early) tightens the bound
     remaining = time_limit - (time.perf_counter() - t0)
-    upper = objective.cost(costs.matrix, venue_of)
-    travel_upper = heuristic.layout_cost(costs.matrix, venue_of)
-    if remaining > 0.5 and upper - lower > gap_target * upper and objective.weights.travel > 0:
+    upper = objective.cost(costs, venue_of)
+    arc_upper = heuristic.layout_cost(arc, venue_of)
+    if remaining > 0.5 and upper - lower > gap_target * upper and arc_upper > 0:
         more = bound.lagrangian_bound(
-            costs.matrix, bounds, travel_upper, start=lb.multipliers, time_limit=remaining - 0.3
+            bound_costs, bounds, arc_upper, start=lb.multipliers, time_limit=remaining - 0.3
         )
-        if more.value * objective.weights.travel > lower:
-            lower = more.value * objective.weights.travel
+        if more.value > lower:
+            lower = more.value
             report("bound", upper, lower)
         stats["bound_iterations"] += more.iterations
+    return venue_of, lower, stats
 
-    # 5. the layout, checked
-    layout = _layout(
-        centres,
-        costs,
-        venue_of,
-        lower,
-        rule,
-        objective,
-        bounds.n_clusters,
-        seed,
-        workers,
-        time_limit,
-        gap_target,
-        distances,
-        stats,
+
+def _bound_costs(arc: np.ndarray, bounds: Bounds) -> np.ndarray:
+    """Member → venue costs for the bound: a forbidden pair costs a large finite amount.
+
+    Allowing forbidden pairs at any cost is a relaxation, so the bound stays valid.
+    """
+    if bounds.allowed is None:
+        return arc
+    big = 10.0 * float(arc.max(initial=0.0)) + 1.0
+    return np.where(bounds.allowed, arc, big)
+
+
+_FAMILY_WORDS = {
+    "sizes": "clusters of {lo}–{hi} members",
+    "weights": "a weight of {wlo:g}–{whi:g} per cluster",
+    "count": "{p} clusters",
+    "together": "the must-link groups (must-link, hard partnerships, locked centres)",
+    "apart": "the cannot-link groups",
+    "allowed": "the maximum distance to the venue",
+}
+
+
+def _family_text(name: str, bounds: Bounds) -> str:
+    if name.startswith("quota:"):
+        k = int(name.split(":")[1])
+        _, q_lo, q_hi = bounds.quotas[k]
+        label = bounds.quota_labels[k] if k < len(bounds.quota_labels) else f"quota {k + 1}"
+        if q_hi >= bounds.max_size:
+            return f"at least {q_lo} centre(s) with {label} per cluster"
+        return f"{q_lo}–{q_hi} centres with {label} per cluster"
+    return _FAMILY_WORDS.get(name, name).format(
+        lo=bounds.min_size,
+        hi=bounds.max_size,
+        p=bounds.n_clusters,
+        wlo=bounds.min_weight,
+        whi=bounds.max_weight,
     )
-    stats["seconds"] = time.perf_counter() - t0
-    # the checker reads the matrix file itself, not the engine's parsed copy
-    check = check_layout(
-        layout,
-        rule,
-        input_ids=input_ids,
-        matrix=None if distances is None else distances,
-        weights=objective.weights,
+
+
+def explain_infeasible(
+    costs: np.ndarray, bounds: Bounds, *, workers: int = 1, seed: int = 0, where: str = ""
+) -> str:
+    """Why no layout exists, in words: the conflicting rules CP-SAT finds with assumptions."""
+    status, core = cpsat.diagnose(costs, bounds, time_limit=10.0, seed=seed)
+    if status != "INFEASIBLE" or not core:
+        return (
+            f"no layout{where} meets every rule (CP-SAT proved it for these centres); "
+            "loosen the sizes, quotas or links"
+        )
+    rules = "; ".join(_family_text(name, bounds) for name in core)
+    return (
+        f"no layout{where} meets these rules together: {rules}. "
+        "Loosen one of them (the others can stay)"
     )
-    check.raise_if_failed()
-    layout.objective = check.recomputed_objective
-    layout.status = "optimal" if layout.gap <= 1e-9 else "feasible"
-    stats["checker"] = "passed"
-    report("done", layout.objective, layout.lower_bound)
-    return layout
+
+
+def _likely_conflict(costs: np.ndarray, bounds: Bounds, *, workers: int, seed: int) -> str:
+    """For a search that found nothing: the rules a restricted model shows to conflict."""
+    status, core = cpsat.diagnose(costs, bounds, candidates=24, time_limit=5.0, seed=seed)
+    if status != "INFEASIBLE" or not core:
+        return ""
+    rules = "; ".join(_family_text(name, bounds) for name in core)
+    return f". Near each centre, these rules conflict: {rules}"
+
+
+def _exclusions(centres: Centres, constraints: Constraints, known: set[str]) -> Centres:
+    """Leave out centres without consent and those the exclusion list names (with reasons)."""
+    frame = centres.frame
+    if constraints.consent is not None:
+        column = constraints.consent
+        if column not in frame.columns:
+            raise InputError(
+                f"consent names {column!r}, which the centres do not have",
+                file=constraints.source,
+                column=column,
+                fix="name the column that marks consent (yes/true/1)",
+            )
+        ok = eligible(frame, column, source=constraints.source)
+        centres = centres.exclude(~ok, f"no consent ({column} is not yes)")
+    if constraints.exclude:
+        unknown = [c for c in constraints.exclude if str(c) not in known]
+        if unknown:
+            raise InputError(
+                f"the exclusion list names {', '.join(map(str, unknown[:5]))}, "
+                "which the centres file does not have",
+                file=constraints.source,
+                fix="use centre ids from the input (e.g. URNs)",
+            )
+        ids = centres.frame["centre_id"].astype(str)
+        for reason in sorted(set(map(str, constraints.exclude.values()))):
+            listed = {str(c) for c, r in constraints.exclude.items() if str(r) == reason}
+            centres = centres.exclude(ids.isin(listed).to_numpy(), reason)
+            ids = centres.frame["centre_id"].astype(str)
+    return centres
+
+
+def _locked_clusters(frame, constraints, rule, masks, quotas, loads, together):
+    """Previous clusters kept whole: label → (member rows, venue row), checked."""
+    out: dict[str, tuple[np.ndarray, int]] = {}
+    if not constraints.lock_clusters:
+        return out
+    prev = constraints.previous
+    if prev is None:
+        raise InputError(
+            "lock_clusters needs the previous layout",
+            file=constraints.source,
+            fix="give previous = the assignments.csv of the layout being re-formed",
+        )
+    ids = frame["centre_id"].astype(str).to_numpy()
+    labels = np.array([prev.cluster.get(c) for c in ids], dtype=object)
+    known = set(prev.cluster.values())
+    for label in map(str, constraints.lock_clusters):
+        if label not in known:
+            raise InputError(
+                f"locked cluster {label!r} is not in the previous layout",
+                file=prev.source,
+                column="cluster",
+                fix="lock clusters by the labels of the previous assignments.csv",
+            )
+        members = np.flatnonzero(labels == label)
+        before = sum(1 for v in prev.cluster.values() if v == label)
+        venue_id = prev.venue.get(label)
+        where = {c: k for k, c in enumerate(ids)}
+        if venue_id is None or venue_id not in where or where[venue_id] not in members:
+            raise InfeasibleError(
+                f"locked cluster {label} cannot keep its venue ({venue_id}): it no longer "
+                "takes part; unlock the cluster so it can be re-formed"
+            )
+        if not rule.min_size <= len(members) <= rule.max_size:
+            raise InfeasibleError(
+                f"locked cluster {label} now has {len(members)} members ({before} before), "
+                f"outside the sizes {rule.min_size}–{rule.max_size}; unlock it"
+            )
+        if loads is not None:
+            load = float(loads[members].sum())
+            lo, hi = rule.min_weight or 0.0, rule.max_weight or np.inf
+            if not lo - 1e-9 <= load <= hi + 1e-9:
+                raise InfeasibleError(
+                    f"locked cluster {label} has {rule.size_by} {load:g}, outside "
+                    f"{lo:g}–{hi:g}; unlock it"
+                )
+        for quota, mask in zip(quotas, masks, strict=True):
+            count = int(mask[members].sum())
+            q_hi = rule.max_size if quota.max is None else quota.max
+            if not quota.min <= count <= q_hi:
+                raise InfeasibleError(
+                    f"locked cluster {label} has {count} centre(s) with {quota.label()}, "
+                    f"but each cluster needs {quota.min}–{q_hi}; unlock it"
+                )
+        inside = set(members.tolist())
+        for g in together:
+            hit = inside & set(g.tolist())
+            if hit and len(hit) < len(g):
+                raise InfeasibleError(
+                    f"locked cluster {label} holds only part of a must-link group "
+                    f"({', '.join(ids[g][:4])}); unlock it or drop the link"
+                )
+        out[label] = (members, where[venue_id])
+    return out
+
+
+def _allocate(sizes: dict[str, int], rule: SizeRule, total: int) -> dict[str, int]:
+    """Share ``total`` clusters among parts of the given sizes, within what each can fill."""
+    lo = {r: -(-m // rule.max_size) for r, m in sizes.items()}
+    hi = {r: m // rule.min_size for r, m in sizes.items()}
+    if sum(lo.values()) > total or sum(hi.values()) < total:
+        raise InfeasibleError(
+            f"{total} clusters cannot be shared among the areas: they need between "
+            f"{sum(lo.values())} and {sum(hi.values())} clusters"
+        )
+    n = sum(sizes.values())
+    out = {r: min(max(round(total * m / n), lo[r]), hi[r]) for r, m in sizes.items()}
+    while sum(out.values()) != total:
+        step = 1 if sum(out.values()) < total else -1
+        # the area whose clusters are furthest from the target size moves first
+        movable = [r for r in out if lo[r] <= out[r] + step <= hi[r]]
+        r = max(movable, key=lambda r: step * (sizes[r] / out[r] if out[r] else np.inf))
+        out[r] += step
+    return out
+
+
+def _parts(frame, free, regions, rule, boundary, loads, masks):
+    """The independent parts to solve: one per boundary area, or all free centres."""
+
+    def bounds_for(rows, part_rule, where):
+        try:
+            return resolve(
+                part_rule,
+                len(rows),
+                None if loads is None else loads[rows],
+                [m[rows] for m in masks],
+            )
+        except InfeasibleError as exc:
+            raise InfeasibleError(f"{where}{exc}") from None
+
+    if regions is None:
+        return [("", free, bounds_for(free, rule, ""))]
+    areas: dict[str, np.ndarray] = {}
+    for r in sorted(set(regions[free].tolist())):
+        areas[r] = free[regions[free] == r]
+    counts = None
+    if rule.n_clusters is not None:
+        counts = _allocate({r: len(rows) for r, rows in areas.items()}, rule, rule.n_clusters)
+    out = []
+    for r, rows in areas.items():
+        part_rule = replace(rule, n_clusters=None if counts is None else counts[r])
+        out.append((f"{r}: ", rows, bounds_for(rows, part_rule, f"in {boundary} {r}: ")))
+    return out
 
 
 def _quota_masks(centres: Centres, rule: SizeRule) -> list[np.ndarray]:
@@ -343,16 +761,21 @@ def _layout(
     gap_target,
     distances,
     stats,
+    constraints,
+    coordinator,
+    context,
 ) -> Layout:
     stats["objective_parts"] = objective.parts(costs.matrix, venue_of)
     frame = centres.frame.copy()
     n = len(frame)
-    frame["cluster"] = venue_labels(venue_of, frame.geometry.x.to_numpy())
+    frame["cluster"] = _labels(venue_of, frame, constraints)
     frame["is_venue"] = venue_of == np.arange(n)
     frame["distance"] = costs.matrix[np.arange(n), venue_of]
+    frame["coordinator"] = coordinator
     params = {
         "rule": rule.to_dict(),
         "weights": objective.weights.to_dict(),
+        "constraints": constraints.to_dict(),
         "n_clusters": n_clusters,
         "distances": str(distances) if distances is not None else "straight line (metres)",
         "time_limit": time_limit,
@@ -374,4 +797,38 @@ def _layout(
         params=params,
         stats=stats,
         source=centres.source,
+        context=context,
     )
+
+
+def _labels(venue_of: np.ndarray, frame: pd.DataFrame, constraints: Constraints) -> np.ndarray:
+    """Cluster numbers: west to east, or — when re-forming — the previous cluster's
+    number for the new cluster that keeps most of its members."""
+    fresh = venue_labels(venue_of, frame.geometry.x.to_numpy())
+    prev = constraints.previous
+    if prev is None:
+        return fresh
+    try:
+        old = {cid: int(label) for cid, label in prev.cluster.items()}
+    except ValueError:
+        return fresh  # labels that are not numbers: number afresh
+    ids = frame["centre_id"].astype(str).to_numpy()
+    old_of = np.array([old.get(c, -1) for c in ids])
+    old_labels = sorted(set(old.values()))
+    new_labels = np.unique(fresh)
+    overlap = np.zeros((len(new_labels), len(old_labels)))
+    col = {label: k for k, label in enumerate(old_labels)}
+    for a, b in zip(np.searchsorted(new_labels, fresh), old_of, strict=True):
+        if b >= 0:
+            overlap[a, col[int(b)]] += 1
+    rows, cols = linear_sum_assignment(-overlap)
+    mapping = {}
+    for r, c in zip(rows, cols, strict=True):
+        if overlap[r, c] > 0:
+            mapping[int(new_labels[r])] = old_labels[c]
+    next_label = max(old_labels, default=0) + 1
+    for label in new_labels:  # west to east
+        if int(label) not in mapping:
+            mapping[int(label)] = next_label
+            next_label += 1
+    return np.array([mapping[int(v)] for v in fresh], dtype=np.int64)
