@@ -15,8 +15,10 @@ from shapely.geometry import MultiPoint, mapping
 from shapely.geometry.polygon import orient
 
 from .baselines import rounded
+from .explain import can_explain, explanations
 from .layout import Layout
 from .metrics import cluster_summary, contrast_summary, distance_scale
+from .reform import has_previous, moves
 from .report import render_map, write_report
 
 __all__ = ["HULL_BUFFER_M", "to_jsonable", "write_outputs"]
@@ -102,6 +104,9 @@ def _assignments(layout: Layout) -> pd.DataFrame:
         f"distance_{suffix}",
         "excluded_reason",
     ]
+    if "coordinator" in table.columns:
+        table["coordinator"] = table["coordinator"].astype("boolean")
+        columns.insert(5, "coordinator")
     return table[columns]
 
 
@@ -168,6 +173,13 @@ def write_outputs(layout: Layout, out_dir: str | Path) -> dict[str, Path]:
     ``baselines.csv``
         Only when ``layout.baselines`` is set: the layout beside the baselines
         (:func:`clustering.baselines.compare`), numbers to 1 decimal.
+    ``explanations.csv``
+        When the layout comes from the engine (``layout.context``): one row per
+        member saying why it is in its cluster and what its best alternative
+        would cost (:func:`clustering.explain.explanations`).
+    ``moves.csv``
+        When the layout re-forms a previous one: who stayed, moved, joined or
+        left, and why (:func:`clustering.reform.moves`).
     ``clusters.geojson``
         One polygon per cluster in WGS84: the convex hull of its members grown
         by :data:`HULL_BUFFER_M` metres, with the cluster's summary row and
@@ -194,7 +206,8 @@ def write_outputs(layout: Layout, out_dir: str | Path) -> dict[str, Path]:
     -------
     dict
         File name without extension (``"assignments"``, ``"clusters"``,
-        ``"excluded"``, ``"baselines"`` (when set), ``"clusters_geojson"``,
+        ``"excluded"``, ``"baselines"`` (when set), ``"explanations"`` and
+        ``"moves"`` (when they can be made), ``"clusters_geojson"``,
         ``"centres_geojson"``, ``"map"``, ``"report"``, ``"run"``) → path.
 
     Raises
@@ -227,6 +240,15 @@ def write_outputs(layout: Layout, out_dir: str | Path) -> dict[str, Path]:
         files["baselines"] = out / "baselines.csv"
         rounded(layout.baselines).to_csv(files["baselines"], index=False)
 
+    moved = None
+    if can_explain(layout):
+        files["explanations"] = out / "explanations.csv"
+        explanations(layout).to_csv(files["explanations"], index=False)
+        if has_previous(layout):
+            moved = moves(layout)
+            files["moves"] = out / "moves.csv"
+            moved.to_csv(files["moves"], index=False)
+
     files["clusters_geojson"] = out / "clusters.geojson"
     _dump(_cluster_geojson(layout, summary), files["clusters_geojson"], compact=True)
     files["centres_geojson"] = out / "centres.geojson"
@@ -234,7 +256,7 @@ def write_outputs(layout: Layout, out_dir: str | Path) -> dict[str, Path]:
 
     files["map"] = render_map(layout, out / "map.png")
     files["report"] = write_report(
-        layout, out / "report.html", summary=summary, map_png=files["map"]
+        layout, out / "report.html", summary=summary, map_png=files["map"], moves=moved
     )
 
     files["run"] = out / "run.json"

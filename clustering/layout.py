@@ -74,7 +74,10 @@ class Layout:
     @property
     def assignments(self) -> pd.DataFrame:
         """One row per input centre: the members, then the excluded (cluster empty)."""
-        members = self.centres[["centre_id", "name", "cluster", "is_venue", "distance"]].copy()
+        columns = ["centre_id", "name", "cluster", "is_venue", "distance"]
+        if "coordinator" in self.centres.columns:
+            columns.append("coordinator")
+        members = self.centres[columns].copy()
         venue_ids = self.centres.loc[self.centres["is_venue"], ["cluster", "centre_id"]]
         members = members.merge(
             venue_ids.rename(columns={"centre_id": "venue_id"}), on="cluster", how="left"

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .layout import Layout
-from .objective import Weights, build_objective
+from .objective import Weights, build_objective, theme_values
 from .schemas import NUMERIC_ATTRIBUTES
 
 __all__ = [
@@ -165,6 +165,11 @@ def cluster_summary(layout: Layout) -> pd.DataFrame:
     out["venue_id"] = venue_index["centre_id"].to_numpy()
     out["venue_name"] = venue_index["name"].to_numpy()
     out["size"] = groups.size().reindex(clusters).to_numpy().astype(np.int64)
+    if "coordinator" in centres.columns:
+        lead = centres.loc[centres["coordinator"].astype(bool), ["cluster", "centre_id", "name"]]
+        lead = lead.drop_duplicates("cluster").set_index("cluster").reindex(clusters)
+        out["coordinator_id"] = lead["centre_id"].to_numpy()
+        out["coordinator_name"] = lead["name"].to_numpy()
 
     if "pupils" in centres.columns:
         pupils = pd.Series(pd.to_numeric(centres["pupils"], errors="coerce").to_numpy())
@@ -197,6 +202,15 @@ def cluster_summary(layout: Layout) -> pd.DataFrame:
         values = pd.Series(centres[attr].to_numpy(dtype=object))
         texts = {k: _mix_text(values.iloc[positions[k]]) for k in clusters}
         out[f"{attr}_mix"] = [texts[k] for k in clusters]
+
+    for attr in layout.params.get("weights", {}).get("themes", {}):
+        if attr in centres.columns:  # the themes each cluster holds, most shared first
+            cells = theme_values(centres[attr])
+            texts = {}
+            for k in clusters:
+                held = pd.Series([t for i in positions[k] for t in cells[i]], dtype=object)
+                texts[k] = _mix_text(held) if len(held) else ""
+            out[f"{attr}_themes"] = [texts[k] for k in clusters]
 
     labels = np.searchsorted(clusters, frame["cluster"].to_numpy())
     for term in _contrast_terms(layout):

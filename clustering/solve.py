@@ -64,6 +64,7 @@ def form_clusters(
     gap_target: float = 1e-4,
     progress: Callable[[Progress], None] | None = None,
     baselines: bool = True,
+    start: Layout | None = None,
 ) -> Layout:
     """Form clusters of ``centres`` that meet ``rule`` and ``constraints`` at least cost.
 
@@ -105,6 +106,10 @@ def form_clusters(
         same rules, travel weight alone; given a third of ``time_limit`` more),
         k-means with size bounds, and existing districts as clusters — and put
         them beside this one in ``Layout.baselines``.
+    start
+        A layout to start from (e.g. the one before a weight changed): where it
+        meets every rule for the centres of a part, the search starts there
+        instead of from a new construction.
 
     Returns
     -------
@@ -212,6 +217,7 @@ def form_clusters(
         )
         local, part_lower, part_stats = _solve_part(
             costs.matrix[np.ix_(rows, rows)],
+            _start_for(start, frame, rows),
             xy[rows],
             bounds,
             objective.restricted(rows),
@@ -310,6 +316,7 @@ def _baselines(layout, venue_of, given, rule, *, distances, constraints, time_li
                 seed=seed,
                 workers=workers,
                 baselines=False,
+                start=layout,
             )
             row = {c: k for k, c in enumerate(frame["centre_id"].astype(str))}
             geo_rows = np.array([row[c] for c in geo.centres["centre_id"].astype(str)])
@@ -333,8 +340,33 @@ def _baselines(layout, venue_of, given, rule, *, distances, constraints, time_li
     return compare(venue_of, others, costs, objective, bounds, costs.unit)
 
 
+def _start_for(start: Layout | None, frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray | None:
+    """``start``'s assignment of the centres ``rows`` as local venue indices, if it has them."""
+    if start is None:
+        return None
+    given = start.centres
+    venue_id = dict(
+        zip(
+            given.loc[given["is_venue"].astype(bool), "cluster"],
+            given.loc[given["is_venue"].astype(bool), "centre_id"].astype(str),
+            strict=True,
+        )
+    )
+    cluster = dict(zip(given["centre_id"].astype(str), given["cluster"], strict=True))
+    ids = frame["centre_id"].astype(str).to_numpy()[rows]
+    local = {cid: k for k, cid in enumerate(ids)}
+    out = np.empty(len(rows), dtype=np.int64)
+    for k, cid in enumerate(ids):
+        venue = venue_id.get(cluster.get(cid))
+        if venue not in local:
+            return None
+        out[k] = local[venue]
+    return out
+
+
 def _solve_part(
     costs: np.ndarray,
+    start: np.ndarray | None,
     xy: np.ndarray,
     bounds: Bounds,
     objective: Objective,
@@ -358,7 +390,11 @@ def _solve_part(
 
     # 1. construction (member → venue costs only; the improvement weighs the rest in)
     t = time.perf_counter()
-    venue_of = heuristic.construct(arc, xy, bounds, seed=seed, scale=scale)
+    if start is not None and not bounds.violations(start):
+        venue_of = start
+        stats["started_from"] = "the given layout"
+    else:
+        venue_of = heuristic.construct(arc, xy, bounds, seed=seed, scale=scale)
     if venue_of is not None and bounds.violations(venue_of):
         venue_of = lns.repair(
             costs,
