@@ -14,6 +14,7 @@ weights fit, cheapest move first.
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 from ortools.graph.python import min_cost_flow
@@ -136,6 +137,17 @@ def _flow(sub, cols, members, venues, n, lo, hi, scale, quotas=()):
     return venue_of
 
 
+def disjoint_quotas(quotas):
+    """The quotas, in order, whose groups of centres do not overlap any kept before."""
+    kept, taken = [], None
+    for mask, lo, hi in quotas:
+        if taken is not None and np.any(taken & mask):
+            continue
+        kept.append((mask, lo, hi))
+        taken = mask.copy() if taken is None else taken | mask
+    return tuple(kept)
+
+
 def quotas_hold(venue_of: np.ndarray, bounds: Bounds) -> bool:
     """Whether every cluster meets every quota."""
     labels = np.unique(venue_of, return_inverse=True)[1]
@@ -203,6 +215,9 @@ def construct(
     """
     if bounds.allowed is not None:
         costs = np.where(bounds.allowed, costs, np.inf)
+    # the flow holds quota groups that do not overlap; the others are left to the
+    # local repair (lns.repair), which re-forms the clusters around each breach
+    bounds = replace(bounds, quotas=disjoint_quotas(bounds.quotas))
     best, best_cost = None, np.inf
     for s in range(starts):
         venues = _kmeans_venues(xy, bounds.n_clusters, seed + s)

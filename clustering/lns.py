@@ -178,7 +178,8 @@ def repair(
     """Make ``venue_of`` meet every rule by re-forming the clusters around each breach.
 
     A breach is a must-link group split over clusters, a cannot-link group
-    sharing one, or a centre meeting at a venue it may not use. The clusters
+    sharing one, a centre meeting at a venue it may not use, or a cluster
+    outside a quota (e.g. without a willing coordinator). The clusters
     involved and their nearest neighbours (2, growing to 12) are re-formed
     exactly, with every rule hard, until nothing is broken. Returns ``None``
     when time runs out first.
@@ -240,4 +241,9 @@ def _breaches(venue_of: np.ndarray, bounds: Bounds) -> list[set[int]]:
         idx = np.arange(len(venue_of))
         for i in np.flatnonzero(~bounds.allowed[idx, venue_of]):
             out.append({int(venue_of[i])})
+    venues, labels = np.unique(venue_of, return_inverse=True)
+    for mask, lo, hi in bounds.quotas:
+        counts = np.bincount(labels, weights=mask.astype(float), minlength=len(venues))
+        for k in np.flatnonzero((counts < lo) | (counts > hi)):
+            out.append({int(venues[k])})
     return out
