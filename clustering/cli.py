@@ -13,8 +13,10 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import pandas as pd
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from .errors import ClusteringError, InputError
 from .export import write_outputs
@@ -182,6 +184,22 @@ def _parser() -> argparse.ArgumentParser:
     solve.add_argument("--seed", type=int, help="random seed (default 0)")
     solve.add_argument("--workers", type=int, help="CP-SAT workers (default 2)")
     form.add_argument("--quiet", action="store_true", help="print only the summary")
+    explain = sub.add_parser(
+        "explain",
+        help="say why a centre is in its cluster and what moving it would cost",
+        description=(
+            "Print, for one centre, its row of OUT_DIR/explanations.csv (written by "
+            "`clustering form`): its venue and how near it is, the rules that bind it, the "
+            "cheapest alternative cluster and what it would cost; and, when the layout "
+            "re-formed a previous one, whether and why it moved (moves.csv)."
+        ),
+    )
+    explain.add_argument(
+        "out_dir", type=Path, metavar="OUT_DIR", help="the --out folder of a `clustering form` run"
+    )
+    explain.add_argument(
+        "centre_id", metavar="CENTRE_ID", help="the centre's id (as in assignments.csv)"
+    )
     return parser
 
 
@@ -345,6 +363,95 @@ def _form(args: argparse.Namespace, out: Console, err: Console) -> int:
     return 0
 
 
+def _read_output(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(
+            f"cannot read {path.name} ({exc})",
+            file=str(path),
+            fix="form the clusters again with `clustering form`",
+        ) from None
+
+
+def _explain(args: argparse.Namespace, out: Console) -> int:
+    folder: Path = args.out_dir
+    cid = str(args.centre_id).strip()
+    fix = "give the --out folder of a `clustering form` run"
+    if not folder.exists():
+        raise InputError("the folder does not exist", file=str(folder), fix=fix)
+    if not folder.is_dir():
+        raise InputError("this is a file, not an output folder", file=str(folder), fix=fix)
+    path = folder / "explanations.csv"
+    if not path.exists():
+        raise InputError(
+            "the folder has no explanations.csv",
+            file=str(folder),
+            fix="form the clusters with `clustering form ... --out` (this version writes it)",
+        )
+    table = _read_output(path)
+    if "centre_id" not in table.columns:
+        raise InputError("explanations.csv has no centre_id column", file=str(path), fix=fix)
+    rows = table[table["centre_id"].str.strip() == cid]
+    moves = folder / "moves.csv"
+    moved = None
+    if moves.exists():
+        moved = _read_output(moves)
+        moved = moved[moved["centre_id"].str.strip() == cid] if "centre_id" in moved else None
+    if rows.empty:
+        assignments = folder / "assignments.csv"
+        if assignments.exists():
+            found = _read_output(assignments)
+            if {"centre_id", "excluded_reason"} <= set(found.columns):
+                found = found[found["centre_id"].str.strip() == cid]
+                if len(found) and found["excluded_reason"].iloc[0]:
+                    name = found["name"].iloc[0] if "name" in found else ""
+                    who = f"{name} ({cid})" if name else cid
+                    why = found["excluded_reason"].iloc[0]
+                    out.print(Text(f"{who} takes no part in the layout: {why}"))
+                    _print_move(moved, out)
+                    return 0
+        if moved is not None and len(moved):
+            _print_move(moved, out)
+            return 0
+        raise InputError(
+            f"centre {cid!r} is not in explanations.csv",
+            file=str(path),
+            fix="use a centre_id from assignments.csv",
+        )
+    row = rows.iloc[0]
+    name = row.get("name", "")
+    grid = Table(title=Text(f"{name} ({cid})" if name else cid), show_header=False)
+    grid.add_column("field", style="bold", no_wrap=True)
+    grid.add_column("value")
+    for column, value in row.items():
+        if column in ("why", "centre_id", "name") or value == "":
+            continue
+        grid.add_row(Text(str(column).replace("_", " ")), Text(str(value)))
+    out.print(grid)
+    if row.get("why"):
+        out.print(Text(str(row["why"])))
+    _print_move(moved, out)
+    return 0
+
+
+def _print_move(moved: pd.DataFrame | None, out: Console) -> None:
+    """The centre's row of moves.csv, in a sentence."""
+    if moved is None or moved.empty:
+        return
+    row = moved.iloc[0]
+    status = row.get("status", "")
+    before, now = row.get("previous_cluster", ""), row.get("cluster", "")
+    where = {
+        "stayed": f"stayed in cluster {now}",
+        "moved": f"moved from cluster {before} to cluster {now}",
+        "joined": f"joined cluster {now} (new)",
+        "left": f"left cluster {before}",
+    }.get(status, status)
+    reason = row.get("reason", "")
+    out.print(Text(f"Re-forming: {where}" + (f": {reason}" if reason else "") + "."))
+
+
 def _print_summary(layout, files, out: Console) -> None:
     head = overall_summary(layout)
     _, suffix = distance_scale(layout.unit)
@@ -413,6 +520,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "form":
             return _form(args, out, err)
+        if args.command == "explain":
+            return _explain(args, out)
     except ClusteringError as exc:
         err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         return 2

@@ -32,6 +32,8 @@ from scipy.spatial import cKDTree
 from .baselines import contrast_price, rounded
 from .layout import Layout
 from .metrics import cluster_summary, contrast_summary, distance_scale, overall_summary
+from .reform import has_previous, moves_summary
+from .reform import moves as reform_moves
 
 __all__ = ["cluster_colours", "render_map", "write_report"]
 
@@ -473,6 +475,23 @@ travel buys every part at once, so the rows do not add up).</p>
 {%- endif %}
 {%- endif %}
 
+{% if reforming -%}
+<h2>Re-forming: who moved and why</h2>
+<p>Compared with the previous layout ({{ reforming.source }}):
+{{ reforming.counts.stayed }} centres stayed in their cluster
+{%- if reforming.share %} ({{ reforming.share }} of the previous layout's members){% endif %},
+{{ reforming.counts.moved }} moved, {{ reforming.counts.joined }} joined and
+{{ reforming.counts.left }} left. A cluster keeps its previous number when it keeps most of
+that cluster's members, so "stayed" means the same number as before. Each reason is derived
+from the data; "would cost" is the exact change of the weighted total if the centre moved
+back (a swap when the size bounds forbid a plain move).</p>
+{% if reforming.table.rows -%}
+<div class="scroll">
+{{ data_table(reforming.table) }}
+</div>
+{%- endif %}
+{%- endif %}
+
 <h2>Clusters</h2>
 <div class="scroll">
 {{ data_table(table) }}
@@ -634,12 +653,35 @@ def _headline(layout: Layout, overall: dict[str, Any]) -> list[dict[str, str]]:
     ]
 
 
+def _reforming(layout: Layout, moves: pd.DataFrame | None) -> dict[str, Any] | None:
+    """Counts and the table of centres that moved, joined or left, for the report."""
+    if moves is None:
+        return None
+    counts = moves_summary(moves)
+    share = counts["stayed_share"]
+    changed = moves[moves["status"].isin(["moved", "joined", "left"])]
+    order = {"moved": 0, "joined": 1, "left": 2}
+    changed = changed.sort_values(
+        ["status", "cluster"], key=lambda c: c.map(order) if c.name == "status" else c
+    )
+    columns = ["centre_id", "name", "previous_cluster", "cluster", "status", "reason"]
+    constraints = (layout.context or {}).get("constraints")
+    previous = getattr(constraints, "previous", None)
+    return {
+        "counts": counts,
+        "share": None if share is None else f"{100.0 * share:.1f} %",
+        "source": Path(previous.source).name if previous is not None else "—",
+        "table": _table(changed[columns]),
+    }
+
+
 def write_report(
     layout: Layout,
     path: str | Path,
     *,
     summary: pd.DataFrame | None = None,
     map_png: str | Path | None = None,
+    moves: pd.DataFrame | None = None,
 ) -> Path:
     """Write a self-contained HTML report of the layout.
 
@@ -647,7 +689,8 @@ def write_report(
     lower bound and the gap), the map, the per-cluster table, the excluded
     centres with their reasons, and the parameters that produced the layout;
     when ``layout.baselines`` is set, the baselines beside the layout and
-    what each unit of deviation removed cost in travel.
+    what each unit of deviation removed cost in travel; when the layout
+    re-forms a previous one, who moved and why (:func:`clustering.reform.moves`).
     It needs no other file: the map is embedded as a base64 ``data:`` URI and
     the CSS is inline. All data are HTML-escaped.
 
@@ -661,6 +704,9 @@ def write_report(
         The per-cluster table; by default :func:`clustering.metrics.cluster_summary`.
     map_png
         A PNG to embed; by default a map is drawn with :func:`render_map`.
+    moves
+        The re-forming table (:func:`clustering.reform.moves`); by default made
+        from the layout when it re-forms a previous one.
 
     Returns
     -------
@@ -683,6 +729,8 @@ def write_report(
     excluded = layout.excluded
     columns = [c for c in ("centre_id", "name", "row", "reason") if c in excluded.columns]
     compared = layout.baselines if layout.baselines is not None else pd.DataFrame()
+    if moves is None and has_previous(layout):
+        moves = reform_moves(layout)
     html = _ENV.from_string(_TEMPLATE).render(
         source=Path(layout.source).name if layout.source else "centres",
         source_path=layout.source or "—",
@@ -695,6 +743,7 @@ def write_report(
         prices=_table(rounded(contrast_price(compared))),
         weighted=any(layout.params.get("weights", {}).get("contrast", {}).values()),
         excluded=_table(excluded[columns]),
+        reforming=_reforming(layout, moves),
         params=_flatten(layout.params),
         stats=_flatten(layout.stats),
         unit=layout.unit,
