@@ -278,6 +278,10 @@ def _check_constraints(bad, layout, constraints, distance, own_venue) -> None:
                 bad.append(f"locked cluster {label} changed its venue")
         locked = present(c.lock_centres)
         for a in locked:
+            venue = prev.venue.get(prev.cluster.get(a, ""))
+            if venue in by_id and by_id[venue] != by_id[a]:
+                bad.append(f"locked centre {a} left its previous venue {venue}")
+        for a in locked:
             for b in locked:
                 if a < b:
                     same_before = prev.cluster.get(a) == prev.cluster.get(b)

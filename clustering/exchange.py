@@ -43,8 +43,6 @@ def exchange(
     scores = [t.scores for t in objective.terms if t.weight > 0]
     term_w = [t.weight * t.factor / objective.travel_scale for t in objective.terms if t.weight > 0]
     side = _Side(objective, bounds, label, k)
-    if not scores and not side.active:
-        return venue_of, 0
     sums = [np.zeros((k, s.shape[1])) for s in scores]
     for s, total in zip(scores, sums, strict=True):
         np.add.at(total, label, s)

@@ -392,7 +392,11 @@ def compile_rules(
                     fix="lock only centres that had a cluster before",
                 )
             by_label.setdefault(label, []).append(r)
-        for members in by_label.values():
+        for label, members in by_label.items():
+            # a locked centre stays with its previous venue when that still takes part
+            venue = row_of.get(prev.venue.get(label, ""))
+            if venue is not None and venue not in members:
+                members.append(venue)
             nx.add_path(graph, members)
         if len(by_label) > 1:
             out.apart.append(np.asarray([m[0] for m in by_label.values()], dtype=np.int64))

@@ -487,7 +487,12 @@ def _solve_part(
         )
         stats.update({f"lns_{k}": v for k, v in lns_stats.items()})
 
-    # 4. time left over (the search converged early) tightens the bound
+    # 4. a last sweep of single swaps and moves catches what the neighbourhoods missed
+    t = time.perf_counter()
+    venue_of, swaps = exchange(costs, venue_of, objective, bounds, time_limit=1.0)
+    stats.update(polish_moves=swaps, polish_seconds=time.perf_counter() - t)
+
+    # 5. time left over (the search converged early) tightens the bound
     remaining = time_limit - (time.perf_counter() - t0)
     upper = objective.cost(costs, venue_of)
     arc_upper = heuristic.layout_cost(arc, venue_of)
