@@ -214,7 +214,19 @@ def construct(
     if no start met the bounds.
     """
     if bounds.allowed is not None:
-        costs = np.where(bounds.allowed, costs, np.inf)
+        restricted = construct(
+            np.where(bounds.allowed, costs, np.inf),
+            xy,
+            replace(bounds, allowed=None),
+            seed=seed,
+            starts=starts,
+            scale=scale,
+        )
+        if restricted is not None:
+            return restricted
+        # no start met the distance limit everywhere: build without it and let
+        # the local repair (lns.repair) move the centres that are too far
+        bounds = replace(bounds, allowed=None)
     # the flow holds quota groups that do not overlap; the others are left to the
     # local repair (lns.repair), which re-forms the clusters around each breach
     bounds = replace(bounds, quotas=disjoint_quotas(bounds.quotas))

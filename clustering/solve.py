@@ -186,7 +186,7 @@ def form_clusters(
 
     # locked clusters keep their members and venue; the rest is solved in parts
     venue_of = np.full(n, -1, dtype=np.int64)
-    locked = _locked_clusters(frame, constraints, rule, masks, quotas, loads, hard.together)
+    locked = _locked_clusters(frame, constraints, rule, masks, quotas, loads, compiled)
     for members, venue in locked.values():
         venue_of[members] = venue
     free = np.flatnonzero(venue_of < 0)
@@ -205,9 +205,14 @@ def form_clusters(
             progress(Progress(time.perf_counter() - t0, value, bound, stage))
 
     budget = time_limit - (time.perf_counter() - t0)
+    # a fixed cluster count shared among boundary areas: the areas' bounds hold for
+    # that share only, so the bound comes from the whole free set instead, with
+    # pairs across areas forbidden (valid whatever the share)
+    shared = rule.n_clusters is not None and len(parts) > 1
+    reserve = min(5.0, 0.1 * time_limit) if shared else 0.0
     sizes = np.array([len(rows) for _, rows, _ in parts], dtype=float)
     for k, (name, rows, bounds) in enumerate(parts):
-        left = time_limit - (time.perf_counter() - t0)
+        left = time_limit - reserve - (time.perf_counter() - t0)
         share = max(left * sizes[k] / sizes[k:].sum(), min(1.0, left)) if len(parts) > 1 else left
         bounds = replace(
             bounds,
@@ -237,6 +242,12 @@ def form_clusters(
             else:
                 stats[key] = value
     stats["budget_seconds"] = budget
+    if shared:
+        lower = float(sum(arc[m, v].sum() for m, v in locked.values()))
+        lower += _shared_count_bound(
+            arc, venue_of, free, compiled.regions, rule_free, loads, reserve
+        )
+        stats["bound_note"] = "whole-set bound (the cluster count is shared among areas)"
 
     # the layout, checked
     coordinator = coordinator_of(venue_of, costs.matrix, compiled.coordinators)
@@ -338,6 +349,31 @@ def _baselines(layout, venue_of, given, rule, *, distances, constraints, time_li
     if column in frame.columns:
         others[f"{column}s as clusters"] = district_venues(frame, column, costs)
     return compare(venue_of, others, costs, objective, bounds, costs.unit)
+
+
+def _shared_count_bound(arc, venue_of, free, regions, rule, loads, seconds) -> float:
+    """Lagrangian bound of the free centres with pairs across areas forbidden."""
+    sub = arc[np.ix_(free, free)]
+    region = regions[free]
+    allowed = region[:, None] == region[None, :]
+    bounds = Bounds(
+        len(free),
+        rule.min_size,
+        rule.max_size,
+        int(rule.n_clusters),
+        None if loads is None else loads[free],
+        float(rule.min_weight or 0.0),
+        float(rule.max_weight) if rule.max_weight is not None else np.inf,
+        allowed=allowed,
+    )
+    local = {int(r): k for k, r in enumerate(free)}
+    start = np.array([local[int(v)] for v in venue_of[free]])
+    costs = _bound_costs(sub, bounds)
+    upper = heuristic.layout_cost(costs, start)
+    lb = bound.lagrangian_bound(
+        costs, bounds, upper, start=costs[np.arange(len(free)), start], time_limit=seconds
+    )
+    return max(lb.value, 0.0)
 
 
 def _start_for(start: Layout | None, frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray | None:
@@ -602,7 +638,7 @@ def _exclusions(centres: Centres, constraints: Constraints, known: set[str]) -> 
     return centres
 
 
-def _locked_clusters(frame, constraints, rule, masks, quotas, loads, together):
+def _locked_clusters(frame, constraints, rule, masks, quotas, loads, compiled):
     """Previous clusters kept whole: label → (member rows, venue row), checked."""
     out: dict[str, tuple[np.ndarray, int]] = {}
     if not constraints.lock_clusters:
@@ -655,8 +691,25 @@ def _locked_clusters(frame, constraints, rule, masks, quotas, loads, together):
                     f"locked cluster {label} has {count} centre(s) with {quota.label()}, "
                     f"but each cluster needs {quota.min}–{q_hi}; unlock it"
                 )
+        if compiled.allowed is not None and not compiled.allowed[members, where[venue_id]].all():
+            raise InfeasibleError(
+                f"locked cluster {label} has members beyond the maximum distance "
+                f"{constraints.max_distance:g} from its venue; unlock it or raise max_distance"
+            )
+        if compiled.regions is not None and len(set(compiled.regions[members].tolist())) > 1:
+            raise InfeasibleError(
+                f"locked cluster {label} spans several {constraints.boundary} areas, and "
+                "clusters may not cross; unlock it or set cross_boundary = true"
+            )
         inside = set(members.tolist())
-        for g in together:
+        for g in compiled.apart:
+            hit = inside & set(g.tolist())
+            if len(hit) > 1:
+                raise InfeasibleError(
+                    f"locked cluster {label} holds centres that must be kept apart "
+                    f"({', '.join(ids[sorted(hit)][:4])}); unlock it or drop the cannot-link"
+                )
+        for g in compiled.together:
             hit = inside & set(g.tolist())
             if hit and len(hit) < len(g):
                 raise InfeasibleError(
@@ -701,6 +754,8 @@ def _parts(frame, free, regions, rule, boundary, loads, masks):
         except InfeasibleError as exc:
             raise InfeasibleError(f"{where}{exc}") from None
 
+    if len(free) == 0:
+        return []  # every cluster is locked
     if regions is None:
         return [("", free, bounds_for(free, rule, ""))]
     areas: dict[str, np.ndarray] = {}

@@ -6,6 +6,9 @@ Run from the repository root with the folder holding the full extracts::
     python data/sample/prepare.py ../shared/data
 
 It reads only the standard library so it runs before the project is installed.
+Besides trimming, it derives two things for the scenarios of ``data/sample``:
+the ``affiliations`` column of the English files (diocese; trust) and
+``hampshire_partnerships.csv`` (pairs of open Hampshire schools in one federation).
 """
 
 from __future__ import annotations
@@ -49,6 +52,10 @@ GIAS_COLUMNS = [
     "Linked establishments",
 ]
 IMD_COLUMNS = {"IMD_decile": "IMD decile (2019)", "IMD_rank": "IMD rank (2019)"}
+#: a derived multi-valued column (for ``[objective.themes]``): diocese; trust
+AFFILIATIONS = "affiliations"
+#: GIAS cells that mean "none" in the diocese and trust columns
+NO_AFFILIATION = {"", "not applicable", "does not apply", "none"}
 
 KY_COLUMNS = [
     "sch_id",
@@ -80,6 +87,46 @@ def _write(path: Path, rows: list[dict[str, str]], columns: list[str]) -> None:
     print(f"wrote {path.relative_to(HERE.parent.parent)}: {len(rows)} rows")
 
 
+def affiliations(row: dict[str, str]) -> str:
+    """Diocese and trust joined with "; "; empty, none and "Not applicable" dropped."""
+    found = [row[c].strip() for c in ("Diocese (name)", "Trusts (name)")]
+    return "; ".join(v for v in found if v.lower() not in NO_AFFILIATION)
+
+
+def _federation_names(cell: str) -> set[str]:
+    """Federation names of a GIAS ``Federations (name)`` cell.
+
+    A few cells hold several entries separated by ``~`` (e.g. "The Meon Valley
+    Federation~Meonstoke CE Infant School~Meon Valley Federation"); names are
+    compared ignoring case and a leading "The ".
+    """
+    out = set()
+    for part in cell.split("~"):
+        name = " ".join(part.split()).lower()
+        name = name[4:] if name.startswith("the ") else name
+        if name:
+            out.add(name)
+    return out
+
+
+def federation_pairs(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Every pair of open schools that share a federation name (URNs, smaller first)."""
+    members: dict[str, list[str]] = defaultdict(list)
+    for row in rows:
+        if row["EstablishmentStatus (name)"] != "Open":
+            continue
+        for name in _federation_names(row["Federations (name)"]):
+            members[name].append(row["URN"])
+    pairs: set[tuple[str, str]] = set()
+    for urns in members.values():
+        urns = sorted(set(urns), key=int)
+        pairs |= {(a, b) for i, a in enumerate(urns) for b in urns[i + 1 :]}
+    return [
+        {"centre_a": a, "centre_b": b}
+        for a, b in sorted(pairs, key=lambda p: (int(p[0]), int(p[1])))
+    ]
+
+
 def england(src: Path) -> None:
     gias = _read(src / "england" / "gias_20220420_hampshire850_surrey936_clean.csv")
     imd = {r["lsoa11_code"]: r for r in _read(src / "england" / "imd2019_england_lsoa11.csv")}
@@ -88,10 +135,18 @@ def england(src: Path) -> None:
         for old, new in IMD_COLUMNS.items():
             value = found.get(old, "")
             row[new] = str(int(float(value))) if value else ""
-    columns = GIAS_COLUMNS + list(IMD_COLUMNS.values())
+        row[AFFILIATIONS] = affiliations(row)
+    columns = [*GIAS_COLUMNS, *IMD_COLUMNS.values(), AFFILIATIONS]
     for la, name in [("Hampshire", "hampshire"), ("Surrey", "surrey")]:
         rows = [r for r in gias if r["LA (name)"] == la]
         _write(HERE / f"{name}_primary_schools_2022.csv", rows, columns)
+        if name == "hampshire":
+            # existing partnerships for [partnerships]: schools federated under one governing body
+            _write(
+                HERE / "hampshire_partnerships.csv",
+                federation_pairs(rows),
+                ["centre_a", "centre_b"],
+            )
 
 
 def kentucky(src: Path) -> None:
