@@ -1196,3 +1196,29 @@ def test_shared_cluster_count_goes_where_it_costs_least():
     case = _two_areas()
     layout = _outcome(case, time_limit=1, gap_target=0.0)
     assert layout.objective <= _optimum(_model(case)) + 8
+
+
+# ================================================================ solver-found conflicts
+
+
+def test_conflict_the_cheap_checks_miss_is_named_by_the_solver():
+    """Two special schools must share a cluster, but a cluster may hold at most one:
+    every pre-check passes (counts fit), so the solver must find and name the conflict."""
+    rng = np.random.default_rng(4)
+    xy = rng.random((12, 2)) * 10_000
+    frame = pd.DataFrame(
+        {
+            "id": [f"s{i}" for i in range(12)],
+            "x": xy[:, 0],
+            "y": xy[:, 1],
+            "type": ["special" if i in (0, 5) else "mainstream" for i in range(12)],
+        }
+    )
+    rule = SizeRule(3, 4, quotas=(Quota("type", "special", 0, 1),))
+    constraints = Constraints(must_link=(("s0", "s5"),))
+    with pytest.raises(InfeasibleError) as caught:
+        form_clusters(_centres(frame), rule, constraints=constraints, time_limit=5, workers=1)
+    message = str(caught.value)
+    assert "must-link" in message and "type = 'special'" in message, message
+    assert "clusters of 3–4" not in message, message  # sizes are not part of the conflict
+    _plain_words(message)
