@@ -251,32 +251,33 @@ def form_clusters(
 
     # the layout, checked
     coordinator = coordinator_of(venue_of, costs.matrix, compiled.coordinators)
-    layout = _layout(
-        centres,
-        costs,
-        venue_of,
-        lower,
-        rule,
-        objective,
-        stats["n_clusters"],
-        seed,
-        workers,
-        time_limit,
-        gap_target,
-        distances,
-        stats,
-        constraints,
-        coordinator,
-        {
-            "costs": costs,
-            "objective": objective,
-            "constraints": constraints,
-            "rule": rule,
-            "compiled": compiled,
-            "quotas": list(zip(quotas, masks, strict=True)),
-            "input_ids": input_ids,
-        },
-    )
+    params = {
+        "rule": rule.to_dict(),
+        "weights": objective.weights.to_dict(),
+        "constraints": constraints.to_dict(),
+        "n_clusters": stats["n_clusters"],
+        "distances": str(distances) if distances is not None else "straight line (metres)",
+        "time_limit": time_limit,
+        "seed": seed,
+        "workers": workers,
+        "gap_target": gap_target,
+        "source": centres.source,
+        "schema": centres.schema,
+        "crs": frame.crs.to_string() if frame.crs is not None else None,
+        "versions": _versions(),
+    }
+    context = {
+        "costs": costs,
+        "objective": objective,
+        "constraints": constraints,
+        "rule": rule,
+        "compiled": compiled,
+        "quotas": list(zip(quotas, masks, strict=True)),
+        "input_ids": input_ids,
+    }
+    stats["objective_parts"] = objective.parts(costs.matrix, venue_of)
+    layout = _layout(centres, costs, venue_of, lower, objective, coordinator, params, context)
+    layout.stats = stats
     stats["seconds"] = time.perf_counter() - t0
     # the checker reads the matrix file itself, not the engine's parsed copy
     check = check_layout(
@@ -843,46 +844,13 @@ def _require_weights(centres: Centres, column: str) -> Centres:
     return centres.exclude(values.isna().to_numpy(), f"no {column} value to size clusters by")
 
 
-def _layout(
-    centres,
-    costs,
-    venue_of,
-    lower,
-    rule,
-    objective,
-    n_clusters,
-    seed,
-    workers,
-    time_limit,
-    gap_target,
-    distances,
-    stats,
-    constraints,
-    coordinator,
-    context,
-) -> Layout:
-    stats["objective_parts"] = objective.parts(costs.matrix, venue_of)
+def _layout(centres, costs, venue_of, lower, objective, coordinator, params, context) -> Layout:
     frame = centres.frame.copy()
     n = len(frame)
-    frame["cluster"] = _labels(venue_of, frame, constraints)
+    frame["cluster"] = _labels(venue_of, frame, context["constraints"])
     frame["is_venue"] = venue_of == np.arange(n)
     frame["distance"] = costs.matrix[np.arange(n), venue_of]
     frame["coordinator"] = coordinator
-    params = {
-        "rule": rule.to_dict(),
-        "weights": objective.weights.to_dict(),
-        "constraints": constraints.to_dict(),
-        "n_clusters": n_clusters,
-        "distances": str(distances) if distances is not None else "straight line (metres)",
-        "time_limit": time_limit,
-        "seed": seed,
-        "workers": workers,
-        "gap_target": gap_target,
-        "source": centres.source,
-        "schema": centres.schema,
-        "crs": frame.crs.to_string() if frame.crs is not None else None,
-        "versions": _versions(),
-    }
     return Layout(
         centres=frame,
         excluded=centres.excluded.reset_index(drop=True),
@@ -891,7 +859,6 @@ def _layout(
         unit=costs.unit,
         status="feasible",
         params=params,
-        stats=stats,
         source=centres.source,
         context=context,
     )
