@@ -333,6 +333,7 @@ def compile_rules(
     unit: str,
     known_ids: set[str],
     max_size: int,
+    min_size: int = 1,
 ) -> Compiled:
     """Row-index form of ``constraints`` for the centres of ``frame``.
 
@@ -441,6 +442,15 @@ def compile_rules(
         out.allowed = costs <= limit + 1e-9
         np.fill_diagonal(out.allowed, True)
         unit_text = "km" if unit == "m" else unit
+        # a venue is possible only if enough centres may meet there to fill a cluster
+        viable = out.allowed.sum(axis=0) >= min_size
+        stranded = np.flatnonzero(~(out.allowed & viable[None, :]).any(axis=1))
+        if len(stranded):
+            raise InfeasibleError(
+                f"{len(stranded)} centre(s) have no possible venue within {c.max_distance:g} "
+                f"{unit_text} (a member within reach of {min_size - 1} others): "
+                f"{_names(frame, stranded)}; raise max_distance or exclude them"
+            )
         for g in out.together:
             if not out.allowed[g].all(axis=0).any():
                 raise InfeasibleError(

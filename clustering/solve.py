@@ -144,6 +144,7 @@ def form_clusters(
         unit=costs.unit,
         known_ids=set(map(str, input_ids)),
         max_size=rule.max_size,
+        min_size=rule.min_size,
     )
     objective = build_objective(
         frame,
@@ -503,9 +504,12 @@ def _solve_part(
                 raise InfeasibleError(
                     explain_infeasible(costs, bounds, workers=workers, seed=seed, where=where())
                 )
+            if result.status == "INFEASIBLE":
+                advice = "no layout exists among each centre's 24 nearest venues; loosen the rules"
+            else:
+                advice = f"CP-SAT: {result.status}; raise the time limit or loosen the rules"
             raise SolverError(
-                f"no layout found{where()} in {time_limit:.3g} s (CP-SAT: {result.status}); "
-                "raise the time limit or loosen the rules"
+                f"no layout found{where()} in {time_limit:.3g} s ({advice})"
                 + _likely_conflict(costs, bounds, workers=workers, seed=seed)
             )
     else:
@@ -625,9 +629,10 @@ def _exclusions(centres: Centres, constraints: Constraints, known: set[str]) -> 
     if constraints.exclude:
         unknown = [c for c in constraints.exclude if str(c) not in known]
         if unknown:
+            shown = ", ".join(repr(" ".join(str(c).split())[:40]) for c in unknown[:5])
             raise InputError(
-                f"the exclusion list names {', '.join(map(str, unknown[:5]))}, "
-                "which the centres file does not have",
+                f"the exclusion list names {len(unknown)} id(s) the centres file does not "
+                f"have: {shown}",
                 file=constraints.source,
                 fix="use centre ids from the input (e.g. URNs)",
             )
@@ -665,6 +670,13 @@ def _locked_clusters(frame, constraints, rule, masks, quotas, loads, compiled):
         members = np.flatnonzero(labels == label)
         before = sum(1 for v in prev.cluster.values() if v == label)
         venue_id = prev.venue.get(label)
+        if venue_id is None:
+            raise InputError(
+                f"the previous layout does not say which centre was cluster {label}'s venue, "
+                "so the cluster cannot be kept as it was",
+                file=prev.source,
+                fix="give the assignments.csv of the earlier run (it has is_venue and venue_id)",
+            )
         where = {c: k for k, c in enumerate(ids)}
         if venue_id is None or venue_id not in where or where[venue_id] not in members:
             raise InfeasibleError(

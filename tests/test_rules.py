@@ -457,7 +457,7 @@ def test_excluded_ids_through_form_clusters():
     cluster = layout.centres.set_index("centre_id")["cluster"]
     assert cluster["c4"] == cluster["c5"]
     assert any("c3 excluded" in note for note in layout.stats["notes"])
-    with pytest.raises(InputError, match="the exclusion list names zz"):
+    with pytest.raises(InputError, match="the exclusion list names 1 id.*zz"):
         form_clusters(centres, rule, constraints=Constraints(exclude={"zz": "gone"}))
 
 
@@ -1219,6 +1219,19 @@ def test_conflict_the_cheap_checks_miss_is_named_by_the_solver():
     with pytest.raises(InfeasibleError) as caught:
         form_clusters(_centres(frame), rule, constraints=constraints, time_limit=5, workers=1)
     message = str(caught.value)
-    assert "must-link" in message and "type = 'special'" in message, message
+    assert "must-link" in message, message
+    assert "type = 'special'" in message, message
     assert "clusters of 3–4" not in message, message  # sizes are not part of the conflict
     _plain_words(message)
+
+
+def test_centre_with_no_possible_venue_within_max_distance_is_named():
+    """A lone school 30 km from ten clustered ones: no venue within 5 km could fill a cluster."""
+    xy = np.vstack([np.random.default_rng(2).random((10, 2)) * 2_000, [[30_000, 30_000]]])
+    frame = pd.DataFrame({"id": [f"s{i}" for i in range(11)], "x": xy[:, 0], "y": xy[:, 1]})
+    with pytest.raises(
+        InfeasibleError, match=r"1 centre\(s\) have no possible venue within 5 km.*s10"
+    ):
+        form_clusters(
+            _centres(frame), SizeRule(3, 6), constraints=Constraints(max_distance=5), time_limit=2
+        )
