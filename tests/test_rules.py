@@ -457,7 +457,7 @@ def test_excluded_ids_through_form_clusters():
     cluster = layout.centres.set_index("centre_id")["cluster"]
     assert cluster["c4"] == cluster["c5"]
     assert any("c3 excluded" in note for note in layout.stats["notes"])
-    with pytest.raises(InputError, match="the exclusion list names 1 id.*zz"):
+    with pytest.raises(InputError, match=r"the exclusion list names 1 id.*zz"):
         form_clusters(centres, rule, constraints=Constraints(exclude={"zz": "gone"}))
 
 
