@@ -18,7 +18,7 @@ import pandas as pd
 
 from .layout import Layout
 from .objective import Weights
-from .rules import Constraints, eligible
+from .rules import YES_VALUES, Constraints, eligible
 from .spec import SizeRule
 
 __all__ = ["CheckReport", "check_layout"]
@@ -218,9 +218,9 @@ def _check_constraints(bad, layout, constraints, distance, own_venue) -> None:
             bad.append(f"centre {cid} is on the exclusion list but not listed as excluded")
     if c.consent is not None and c.consent in frame.columns:
         text = frame[c.consent].astype(object).where(frame[c.consent].notna(), "")
-        yes = text.astype(str).str.strip().str.lower().isin(
-            {"yes", "y", "true", "t", "1", "x", "willing", "consented", "consent", "agreed"}
-        ) | (pd.to_numeric(frame[c.consent], errors="coerce").fillna(0) > 0)
+        yes = text.astype(str).str.strip().str.lower().isin(YES_VALUES) | (
+            pd.to_numeric(frame[c.consent], errors="coerce").fillna(0) > 0
+        )
         if (~yes).any():
             bad.append(f"{int((~yes).sum())} member(s) have not consented ({c.consent})")
     groups = [present(g) for g in c.must_link]

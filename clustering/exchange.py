@@ -186,12 +186,15 @@ class _Side:
         for i, _, to in moves:
             label[i] = to
         out = 0.0
+        touched = sorted({c for _, a, b in moves for c in (a, b)})
+        where = {c: k for k, c in enumerate(touched)}
         for t, counts, w in zip(self.themes, self.held, self.w_theme, strict=True):
-            new = counts.copy()
+            before = counts[touched]  # only the clusters the moves touch change
+            after = before.copy()
             for i, a, b in moves:
-                new[a] -= t.holders[i]
-                new[b] += t.holders[i]
-            out += w * ((new > 0).sum() - (counts > 0).sum())
+                after[where[a]] -= t.holders[i]
+                after[where[b]] += t.holders[i]
+            out += w * ((after > 0).sum() - (before > 0).sum())
         moved = [int(i) for i, _, _ in moves]
         for i, _, _ in moves:
             for other in self.partner.get(int(i), ()):

@@ -58,13 +58,10 @@ def improve(
     rng = np.random.default_rng(seed)
     venue_of = venue_of.copy()
 
-    def value(sub_costs: np.ndarray, local: np.ndarray, rows: np.ndarray | None) -> float:
-        if objective is None:
-            return layout_cost(sub_costs, local)
-        part = objective if rows is None else objective.restricted(rows)
-        return part.cost(sub_costs, local)
+    def value(sub_costs: np.ndarray, local: np.ndarray, part: Objective | None) -> float:
+        return layout_cost(sub_costs, local) if part is None else part.cost(sub_costs, local)
 
-    cost = value(costs, venue_of, None)
+    cost = value(costs, venue_of, objective)
     stats = {"moves": 0, "improving_moves": 0, "passes": 0}
     m = min(clusters_per_move, bounds.n_clusters)
     if m < 2:
@@ -119,11 +116,11 @@ def improve(
                     jobs.append((group, members, hint, future))
                     step += 1
                 for group, members, hint, future in jobs:
-                    sub, found = future.result()
+                    sub, part, found = future.result()
                     stats["moves"] += 1
                     if found is None:
                         continue
-                    before, after = value(sub, hint, members), value(sub, found, members)
+                    before, after = value(sub, hint, part), value(sub, found, part)
                     if after >= before - 1e-6 * max(before, 1.0):
                         continue
                     for v in group:
@@ -149,8 +146,12 @@ def improve(
 
 
 def _resolve(costs, bounds, objective, members, hint, k, scale, seed, limit):
-    """Re-form the ``k`` clusters of ``members`` exactly (CP-SAT, one worker)."""
+    """Re-form the ``k`` clusters of ``members`` exactly (CP-SAT, one worker).
+
+    Returns their costs, their part of the objective and the new ``venue_of``
+    (``None`` when CP-SAT found nothing in time)."""
     sub = costs[np.ix_(members, members)]
+    part = None if objective is None else objective.restricted(members)
     result = solve_cpsat(
         sub,
         bounds.restricted(members, k),
@@ -160,9 +161,9 @@ def _resolve(costs, bounds, objective, members, hint, k, scale, seed, limit):
         time_limit=limit,
         workers=1,
         seed=seed,
-        objective=None if objective is None else objective.restricted(members),
+        objective=part,
     )
-    return sub, result.venue_of
+    return sub, part, result.venue_of
 
 
 def repair(
@@ -210,7 +211,7 @@ def repair(
             left = time_limit - (time.perf_counter() - t0)
             if left <= 0:
                 break
-            _, found = _resolve(
+            _, _, found = _resolve(
                 costs, bounds, objective, members, hint, len(group), scale, seed, min(left, 5.0)
             )
             if found is not None:

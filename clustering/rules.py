@@ -33,7 +33,10 @@ __all__ = [
     "read_previous",
 ]
 
-_TRUE = {"yes", "y", "true", "t", "1", "x", "willing", "consented", "consent", "agreed"}
+#: cell values that mean yes in a consent or coordinator column (compared lower-cased)
+YES_VALUES = frozenset(
+    {"yes", "y", "true", "t", "1", "x", "willing", "consented", "consent", "agreed"}
+)
 
 
 @dataclass(frozen=True)
@@ -107,10 +110,6 @@ class Constraints:
         out["previous"] = None if self.previous is None else self.previous.source
         out["exclude"] = dict(self.exclude)
         return out
-
-    @property
-    def empty(self) -> bool:
-        return self == Constraints(source=self.source)
 
 
 @dataclass
@@ -222,7 +221,7 @@ def read_previous(path: str | Path) -> PreviousLayout:
                 fix="keep one row per centre",
             )
         cluster[cid] = label
-        if "is_venue" in frame.columns and str(row["is_venue"]).strip().lower() in _TRUE:
+        if "is_venue" in frame.columns and str(row["is_venue"]).strip().lower() in YES_VALUES:
             venue[label] = cid
         elif "venue_id" in frame.columns and _norm(row["venue_id"]):
             venue.setdefault(label, _norm(row["venue_id"]))
@@ -240,7 +239,7 @@ _CLAUSE = re.compile(
 def _truthy(values: pd.Series) -> np.ndarray:
     numeric = pd.to_numeric(values, errors="coerce")
     text = values.astype(object).where(values.notna(), "").astype(str).str.strip().str.lower()
-    return (text.isin(_TRUE) | (numeric.fillna(0) > 0)).to_numpy()
+    return (text.isin(YES_VALUES) | (numeric.fillna(0) > 0)).to_numpy()
 
 
 def eligible(frame: pd.DataFrame, rule: str, *, source: str = "<constraints>") -> np.ndarray:

@@ -215,12 +215,8 @@ def form_clusters(
     for k, (name, rows, bounds) in enumerate(parts):
         left = time_limit - reserve - (time.perf_counter() - t0)
         share = max(left * sizes[k] / sizes[k:].sum(), min(1.0, left)) if len(parts) > 1 else left
-        bounds = replace(
-            bounds,
-            allowed=None if hard.allowed is None else hard.allowed[np.ix_(rows, rows)],
-            together=hard.restricted(rows, 0).together,
-            apart=hard.restricted(rows, 0).apart,
-        )
+        rules = hard.restricted(rows, 0)
+        bounds = replace(bounds, allowed=rules.allowed, together=rules.together, apart=rules.apart)
         local, part_lower, part_stats = _solve_part(
             costs.matrix[np.ix_(rows, rows)],
             _start_for(start, frame, rows),
@@ -501,16 +497,14 @@ def _solve_part(
                 venue_of = result.venue_of
         elif venue_of is None:
             if result.status == "INFEASIBLE" and full and result.exact:
-                raise InfeasibleError(
-                    explain_infeasible(costs, bounds, workers=workers, seed=seed, where=where())
-                )
+                raise InfeasibleError(explain_infeasible(costs, bounds, seed=seed, where=where()))
             if result.status == "INFEASIBLE":
                 advice = "no layout exists among each centre's 24 nearest venues; loosen the rules"
             else:
                 advice = f"CP-SAT: {result.status}; raise the time limit or loosen the rules"
             raise SolverError(
                 f"no layout found{where()} in {time_limit:.3g} s ({advice})"
-                + _likely_conflict(costs, bounds, workers=workers, seed=seed)
+                + _likely_conflict(costs, bounds, seed=seed)
             )
     else:
         venue_of, lns_stats = lns.improve(
@@ -586,10 +580,8 @@ def _family_text(name: str, bounds: Bounds) -> str:
     )
 
 
-def explain_infeasible(
-    costs: np.ndarray, bounds: Bounds, *, workers: int = 1, seed: int = 0, where: str = ""
-) -> str:
-    """Why no layout exists, in words: the conflicting rules CP-SAT finds with assumptions."""
+def explain_infeasible(costs: np.ndarray, bounds: Bounds, *, seed: int = 0, where: str = "") -> str:
+    """Why no layout exists, in words: the conflicting rules :func:`cpsat.diagnose` finds."""
     status, core = cpsat.diagnose(costs, bounds, time_limit=10.0, seed=seed)
     if status != "INFEASIBLE" or not core:
         return (
@@ -603,7 +595,7 @@ def explain_infeasible(
     )
 
 
-def _likely_conflict(costs: np.ndarray, bounds: Bounds, *, workers: int, seed: int) -> str:
+def _likely_conflict(costs: np.ndarray, bounds: Bounds, *, seed: int) -> str:
     """For a search that found nothing: the rules a restricted model shows to conflict."""
     status, core = cpsat.diagnose(costs, bounds, candidates=24, time_limit=5.0, seed=seed)
     if status != "INFEASIBLE" or not core:

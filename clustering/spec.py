@@ -93,11 +93,6 @@ class Bounds:
     #: how messages name each quota
     quota_labels: tuple[str, ...] = ()
 
-    @property
-    def pairwise(self) -> bool:
-        """Whether there are must-link or cannot-link groups."""
-        return bool(self.together or self.apart)
-
     def restricted(self, rows: np.ndarray, n_clusters: int) -> Bounds:
         """The same rules for the centres ``rows`` forming ``n_clusters`` clusters."""
         rows = np.asarray(rows)
