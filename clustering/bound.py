@@ -10,9 +10,13 @@ with the smallest values are opened. For every ``λ``
 is at most the optimal total over *all* layouts (every centre a candidate
 venue, every assignment allowed), so the gap reported against it is honest.
 Subgradient steps raise ``L``. Each venue's subproblem is solved exactly for
-count bounds (sort); with a weight cap its LP relaxation (a fractional
-knapsack) is also computed and the larger of the two relaxations is used,
-both being valid.
+count bounds (sort). With a weight cap each venue's subproblem is a 0-1
+knapsack: its LP relaxation (a fractional knapsack) is computed for every
+venue, and the knapsack itself is solved exactly by dynamic programming for
+the venues that could be opened (weights floored to at most
+``KNAPSACK_STEPS`` units of the cap, which only relaxes it). Each venue's
+value is the largest of its valid relaxations, so the bound stays valid and
+becomes the strong Lagrangian bound of the capacitated p-median.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ from .spec import Bounds
 
 __all__ = ["LowerBound", "lagrangian_bound"]
 
+#: the knapsack's capacity in discrete steps: finer is tighter and slower
+KNAPSACK_STEPS = 1000
+
 
 @dataclass(frozen=True)
 class LowerBound:
@@ -35,6 +42,65 @@ class LowerBound:
     iterations: int
     seconds: float
     multipliers: np.ndarray
+    #: each venue's subproblem value at the best multipliers
+    venue_values: np.ndarray | None = None
+    n_clusters: int = 0
+    #: the exact knapsacks at the best multipliers: (venues, best gain by room,
+    #: members' discrete weights, each venue's room)
+    knapsacks: tuple | None = None
+
+    def closed_venues(self, upper: float, *, step: float = 0.0) -> np.ndarray:
+        """Venues that no layout cheaper than ``upper`` (by at least ``step``) can open.
+
+        Opening venue ``j`` forces its value into the bound in place of the
+        largest opened one; when that bound reaches ``upper - step`` every
+        layout opening ``j`` costs at least that much (Lagrangian fixing).
+        With integer costs, ``step = 1`` keeps exactly the layouts that
+        improve on ``upper``.
+        """
+        v = self.venue_values
+        p = self.n_clusters
+        if v is None or p <= 0 or p >= len(v) or not np.isfinite(upper):
+            return np.zeros(0 if v is None else len(v), dtype=bool)
+        order = np.argsort(v, kind="stable")
+        opened = order[:p]
+        forced = self.value - float(v[opened].max()) + v
+        closed = forced > upper - step + 1e-9 * max(abs(upper), 1.0)
+        closed[opened] = False
+        return closed
+
+    def open_pairs(self, costs: np.ndarray, upper: float, *, step: float = 0.0) -> np.ndarray:
+        """``ok[i, j]``: some layout cheaper than ``upper`` (by ``step``) may put ``i`` with ``j``.
+
+        Forcing member ``i`` into venue ``j`` opens ``j`` (see :meth:`closed_venues`)
+        and adds at least ``max(cost[i, j] − λ_i, 0)`` to ``j``'s subproblem value,
+        so when that bound reaches ``upper - step`` the pair can be dropped
+        (reduced-cost fixing). ``ok[j, j]`` says whether ``j`` may be a venue.
+        """
+        v = self.venue_values
+        n = costs.shape[0]
+        p = self.n_clusters
+        if v is None or p <= 0 or p >= n or not np.isfinite(upper):
+            return np.ones((n, n), dtype=bool)
+        order = np.argsort(v, kind="stable")
+        opened = np.zeros(n, dtype=bool)
+        opened[order[:p]] = True
+        forced = np.where(opened, self.value, self.value - float(v[order[:p]].max()) + v)
+        reduced = costs - self.multipliers[:, None]
+        extra = np.maximum(reduced, 0.0)
+        extra[np.arange(n), np.arange(n)] = 0.0
+        if self.knapsacks is not None:
+            # venue j's knapsack with member i forced in: i's reduced cost plus the
+            # best the room left after i can hold (i itself still allowed: a relaxation)
+            venues, tables, w, room = self.knapsacks
+            left = room[venues][None, :] - w[:, None]
+            gain = np.take_along_axis(tables.T, np.clip(left, 0, tables.shape[1] - 1), axis=0)
+            value = reduced[:, venues] - self.multipliers[venues][None, :] - gain
+            value = np.where(left >= 0, value, np.inf)
+            value[venues, np.arange(len(venues))] = v[venues]
+            extra[:, venues] = np.maximum(extra[:, venues], value - v[venues][None, :])
+        limit = upper - step + 1e-9 * max(abs(upper), 1.0)
+        return forced[None, :] + extra <= limit
 
 
 def _pick(vals: np.ndarray, idx: np.ndarray, lam: np.ndarray, lo: int, hi: int):
@@ -176,6 +242,65 @@ def _knapsack_values(reduced: np.ndarray, lam: np.ndarray, weights: np.ndarray, 
     return values
 
 
+class _Knapsack:
+    """Exact 0-1 knapsack values of chosen venues, vectorised across venues.
+
+    Weights are floored to integer steps of ``cap / KNAPSACK_STEPS`` (or kept
+    when they already are small integers); a venue's own weight takes room
+    first. Flooring lets more members fit, so each value is a relaxation of
+    the true subproblem and the bound stays valid.
+    """
+
+    def __init__(self, weights: np.ndarray, cap: float) -> None:
+        w = np.asarray(weights, dtype=float)
+        integral = np.all(w == np.round(w)) and float(cap) <= 4 * KNAPSACK_STEPS
+        unit = 1.0 if integral else max(float(cap) / KNAPSACK_STEPS, 1e-12)
+        self.w = np.floor(w / unit + 1e-9).astype(np.int64)
+        self.cap = int(np.floor(float(cap) / unit + 1e-9))
+        self.room = self.cap - self.w  # what each venue has left after itself
+
+    def solve(self, costs: np.ndarray, lam: np.ndarray, venues: np.ndarray):
+        """Each venue's exact value and its chosen members (list of arrays)."""
+        m = len(venues)
+        sub = costs[:, venues] - lam[:, None]
+        sub[venues, np.arange(m)] = np.inf
+        fits = (sub < 0) & (self.w[:, None] <= np.maximum(self.room[venues], -1)[None, :])
+        counts = fits.sum(axis=0)
+        depth = int(counts.max()) if m else 0
+        gains = np.zeros((depth, m))
+        items = np.full((depth, m), -1, dtype=np.int64)
+        if depth:
+            rows, cols = np.nonzero(fits.T)  # venue-major: rows are venue positions
+            slot = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
+            items[slot, rows] = cols
+            gains[slot, rows] = -sub[cols, rows]
+        wts = np.where(items >= 0, self.w[np.maximum(items, 0)], 0)
+        cap = max(int(self.room[venues].max()) if m else 0, 0)
+        dp = np.zeros((m, cap + 1))
+        keep = np.zeros((depth, m, cap + 1), dtype=bool)
+        grid = np.arange(cap + 1)[None, :]
+        for s in range(depth):
+            idx = grid - wts[s][:, None]
+            shifted = np.take_along_axis(dp, np.maximum(idx, 0), axis=1) + gains[s][:, None]
+            better = (idx >= 0) & (shifted > dp)
+            keep[s] = better
+            dp = np.where(better, shifted, dp)
+        room = self.room[venues]
+        ok = room >= 0
+        best = np.where(ok, dp[np.arange(m), np.clip(room, 0, cap)], 0.0)
+        values = np.where(ok, -lam[venues] - best, np.inf)
+        chosen = []
+        for v in range(m):
+            c, picks = int(room[v]), []
+            if c >= 0:
+                for s in range(depth - 1, -1, -1):
+                    if keep[s, v, c]:
+                        picks.append(int(items[s, v]))
+                        c -= int(wts[s, v])
+            chosen.append(np.asarray(picks, dtype=np.int64))
+        return values, chosen, dp
+
+
 def lagrangian_bound(
     costs: np.ndarray,
     bounds: Bounds,
@@ -212,20 +337,35 @@ def lagrangian_bound(
     k = n - 1 if use_knapsack or neighbours is None else min(n - 1, max(neighbours, hi_size))
     cand = _Candidates(costs, k)
     reduced = costs - lam[:, None] if use_knapsack else None
+    knapsack = _Knapsack(weights, bounds.max_weight) if use_knapsack else None
     diag = np.arange(n)
     best, best_lam, theta, stall, iterations = -np.inf, lam.copy(), 1.0, 0, 0
+    best_values = None
+    best_tables = None
     for it in range(1, max_iterations + 1):
         iterations = it
         values, idx, take = cand.values(lam, bounds.min_size, bounds.max_size)
+        exact_picks: dict[int, np.ndarray] = {}
         if use_knapsack:
             reduced[:] = costs
             reduced -= lam[:, None]
             reduced[diag, diag] = np.inf
             values = np.maximum(values, _knapsack_values(reduced, lam, weights, bounds.max_weight))
+            # the exact knapsack for the venues that could be opened; the rest keep
+            # their (smaller, still valid) relaxed values
+            if p < n:
+                first = np.argsort(values, kind="stable")[: min(n, 2 * p + 10)]
+            else:
+                first = np.arange(n)
+            exact, chosen, tables = knapsack.solve(costs, lam, first)
+            values[first] = np.maximum(values[first], exact)
+            exact_picks = dict(zip(first.tolist(), chosen, strict=True))
         opened = np.argpartition(values, p - 1)[:p] if p < n else np.arange(n)
         value = lam.sum() + values[opened].sum()
         if value > best + 1e-9:
-            best, best_lam, stall = value, lam.copy(), 0
+            best, best_lam, best_values, stall = value, lam.copy(), values.copy(), 0
+            if use_knapsack:
+                best_tables = (first.copy(), tables.copy())
         else:
             stall += 1
             if stall >= 15:
@@ -236,11 +376,72 @@ def lagrangian_bound(
             break
         times = np.zeros(n)
         times[opened] += 1.0
-        picked = idx[:, opened][take[:, opened]]
-        np.add.at(times, picked, 1.0)
+        if exact_picks:
+            picked = [exact_picks.get(int(j)) for j in opened]
+            for j, got in zip(opened, picked, strict=True):
+                if got is None:  # a relaxed venue: its count-bound members
+                    got = idx[:, j][take[:, j]]
+                np.add.at(times, got, 1.0)
+        else:
+            picked = idx[:, opened][take[:, opened]]
+            np.add.at(times, picked, 1.0)
         grad = 1.0 - times
         norm = float(grad @ grad)
         if norm == 0:  # the relaxed solution is a layout: the bound is tight
             break
         lam += theta * (upper - value) / norm * grad
-    return LowerBound(float(best), iterations, time.perf_counter() - t0, best_lam)
+    return LowerBound(
+        float(best),
+        iterations,
+        time.perf_counter() - t0,
+        best_lam,
+        best_values,
+        int(p),
+        None if best_tables is None else (*best_tables, knapsack.w, knapsack.room),
+    )
+
+
+def sparse_bound(
+    xy: np.ndarray, lam: np.ndarray, *, min_size: int, max_size: int, n_clusters: int
+) -> float:
+    """``L(λ)`` for straight-line costs between ``xy`` (metres), without an n × n matrix.
+
+    For very large inputs solved in areas: any multipliers give a valid bound
+    on the whole set, so the areas' multipliers, laid side by side, are
+    evaluated here. Every member → venue pair with reduced cost
+    ``cost[i, j] − λ_i`` below a threshold ``τ`` is found with a KD-tree
+    (radius ``λ_i + τ`` around each member); any other pair costs more than
+    ``τ``, so where the minimum size forces in members not found they are
+    counted at ``τ`` and no venue's value is overstated. Weight caps, quotas
+    and other rules are dropped, which only relaxes the problem.
+    """
+    from scipy.spatial import cKDTree
+
+    xy = np.asarray(xy, dtype=float)
+    n = len(xy)
+    lam = np.asarray(lam, dtype=float)
+    lo, hi, p = int(min_size), int(max_size), int(n_clusters)
+    tree = cKDTree(xy)
+    # τ: about the distance at which a venue finds the members its minimum size forces in
+    k = min(n, max(lo, 2))
+    dist, _ = tree.query(xy, k=k)
+    tau = float(np.quantile(dist[:, -1], 0.9)) if n > 1 else 0.0
+    balls = tree.query_ball_point(xy, r=np.maximum(lam + tau, 0.0))
+    counts = np.fromiter((len(b) for b in balls), dtype=np.int64, count=n)
+    members = np.repeat(np.arange(n), counts)
+    venues = np.fromiter((j for b in balls for j in b), dtype=np.int64, count=int(counts.sum()))
+    keep = members != venues
+    members, venues = members[keep], venues[keep]
+    reduced = np.hypot(*(xy[members] - xy[venues]).T) - lam[members]
+    phantom = max(lo - 1, 0)
+    if phantom:
+        venues = np.concatenate([venues, np.repeat(np.arange(n), phantom)])
+        reduced = np.concatenate([reduced, np.full(n * phantom, tau)])
+    order = np.lexsort((reduced, venues))
+    venues, reduced = venues[order], reduced[order]
+    per = np.bincount(venues, minlength=n)
+    rank = np.arange(len(venues)) - np.repeat(np.cumsum(per) - per, per)
+    take = (rank < hi - 1) & ((rank < lo - 1) | (reduced < 0))
+    values = -lam + np.bincount(venues[take], weights=reduced[take], minlength=n)
+    opened = np.argpartition(values, p - 1)[:p] if p < n else np.arange(n)
+    return float(lam.sum() + values[opened].sum())

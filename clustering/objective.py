@@ -194,6 +194,17 @@ class Objective:
                 out = out + arc.counts * (arc.weight / self.travel_scale)
         return out
 
+    def arc_at(self, costs, rows, cols) -> np.ndarray:
+        """:meth:`arc_costs` read at ``[rows, cols]`` only (pairs or an ``np.ix_`` block).
+
+        ``costs`` may compute on demand (:class:`clustering.costs.StraightLines`).
+        """
+        out = np.asarray(costs[rows, cols], dtype=float) * self.weights.travel
+        for arc in self.arcs:
+            if arc.weight > 0:
+                out = out + arc.counts[rows, cols] * (arc.weight / self.travel_scale)
+        return out
+
     def restricted(self, rows: np.ndarray) -> Objective:
         """The same objective for the centres ``rows`` only (a sub-problem)."""
         rows = np.asarray(rows)

@@ -438,7 +438,7 @@ def compile_rules(
                 fix="give the longest trip allowed, in km (or the matrix unit)",
             )
         limit = c.max_distance * (1000.0 if unit == "m" else 1.0)
-        out.allowed = costs <= limit + 1e-9
+        out.allowed = np.asarray(costs) <= limit + 1e-9
         np.fill_diagonal(out.allowed, True)
         unit_text = "km" if unit == "m" else unit
         # a venue is possible only if enough centres may meet there to fill a cluster

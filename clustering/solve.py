@@ -24,7 +24,7 @@ from scipy.optimize import linear_sum_assignment
 from . import bound, cpsat, heuristic, lns
 from .baselines import GEOGRAPHY_ONLY, compare, district_venues, kmeans_constrained_venues
 from .check import check_layout
-from .costs import Costs, euclidean_costs, read_cost_matrix
+from .costs import Costs, euclidean_costs, matrix_costs, read_cost_matrix
 from .cpsat import Progress
 from .errors import InfeasibleError, InputError, SolverError
 from .exchange import exchange
@@ -39,6 +39,11 @@ __all__ = ["Progress", "form_clusters"]
 #: Up to this many centres CP-SAT gets the whole model (every centre a candidate
 #: venue for every other), so its own bound is valid for the whole problem.
 FULL_MODEL_MAX = 120
+#: member → venue pairs up to which CP-SAT takes every pair left open by the bound
+FULL_PAIRS_MAX = 15_000
+#: centres above which a part is cut into areas solved one by one (memory and
+#: time grow as the square of a part's size)
+PART_MAX = 2000
 
 
 def _versions() -> dict[str, str]:
@@ -55,7 +60,7 @@ def form_clusters(
     centres: Centres,
     rule: SizeRule | None = None,
     *,
-    distances: str | Path | None = None,
+    distances: str | Path | pd.DataFrame | None = None,
     weights: Weights | None = None,
     constraints: Constraints | None = None,
     time_limit: float = 30.0,
@@ -89,7 +94,9 @@ def form_clusters(
     distances
         A travel-time or distance matrix file (see
         :func:`clustering.costs.read_cost_matrix`); straight lines otherwise.
-        Centres missing from the matrix are excluded with that reason.
+        A square ``DataFrame`` indexed (rows and columns) by centre id is
+        accepted too. Centres missing from the matrix are excluded with that
+        reason.
     time_limit
         Seconds for the whole solve (construction, bound and improvement).
     seed
@@ -155,7 +162,6 @@ def form_clusters(
         moved=compiled.moved,
         crossings=compiled.crossings,
     )
-    arc = objective.arc_costs(costs.matrix)
     scale = costs.integer_scale()
     loads = None if rule.size_by is None else frame[rule.size_by].to_numpy(dtype=float)
     masks = _quota_masks(centres, rule)
@@ -195,7 +201,7 @@ def form_clusters(
     if rule.n_clusters is not None:
         rule_free = replace(rule_free, n_clusters=rule.n_clusters - len(locked))
     parts = _parts(frame, free, compiled.regions, rule_free, constraints.boundary, loads, masks)
-    lower = float(sum(arc[m, v].sum() for m, v in locked.values()))
+    lower = float(sum(objective.arc_at(costs.matrix, m, v).sum() for m, v in locked.values()))
     stats["n_clusters"] = sum(b.n_clusters for _, _, b in parts) + len(locked)
     stats["parts"] = len(parts)
     if locked:
@@ -211,13 +217,17 @@ def form_clusters(
     # pairs across areas forbidden (valid whatever the share)
     shared = rule.n_clusters is not None and len(parts) > 1
     reserve = min(5.0, 0.1 * time_limit) if shared else 0.0
-    sizes = np.array([len(rows) for _, rows, _ in parts], dtype=float)
-    for k, (name, rows, bounds) in enumerate(parts):
+    parts = _split_large(parts, xy, rule_free, loads, masks)
+    stats["areas"] = len(parts)
+    multipliers = np.zeros(n)
+    cut = {part for *_, part in parts if sum(1 for *_, q in parts if q == part) > 1}
+    sizes = np.array([len(rows) for _, rows, _, _ in parts], dtype=float)
+    for k, (name, rows, bounds, part) in enumerate(parts):
         left = time_limit - reserve - (time.perf_counter() - t0)
         share = max(left * sizes[k] / sizes[k:].sum(), min(1.0, left)) if len(parts) > 1 else left
         rules = hard.restricted(rows, 0)
         bounds = replace(bounds, allowed=rules.allowed, together=rules.together, apart=rules.apart)
-        local, part_lower, part_stats = _solve_part(
+        local, part_lower, part_stats, lam = _solve_part(
             costs.matrix[np.ix_(rows, rows)],
             _start_for(start, frame, rows),
             xy[rows],
@@ -232,17 +242,32 @@ def form_clusters(
             name=name,
         )
         venue_of[rows] = rows[local]
-        lower += part_lower
+        multipliers[rows] = lam
+        if part not in cut:
+            lower += part_lower
         for key, value in part_stats.items():
             if isinstance(value, int | float) and not isinstance(value, bool):
                 stats[key] = stats.get(key, 0) + value
             else:
                 stats[key] = value
     stats["budget_seconds"] = budget
+    # a part cut into areas: the areas' bounds hold for the cut only; the whole
+    # part's bound comes from their multipliers, evaluated on every pair
+    for part in sorted(cut):
+        rows = np.concatenate([r for _, r, _, q in parts if q == part])
+        lower += _cut_bound(rows, xy, multipliers, rule_free, parts, part, costs, objective)
+    if cut:
+        stats["bound_note"] = "areas cut from a large part share one bound (straight lines)"
     if shared:
-        lower = float(sum(arc[m, v].sum() for m, v in locked.values()))
+        lower = float(sum(objective.arc_at(costs.matrix, m, v).sum() for m, v in locked.values()))
         lower += _shared_count_bound(
-            arc, venue_of, free, compiled.regions, rule_free, loads, reserve
+            objective.arc_at(costs.matrix, *np.ix_(free, free)),
+            venue_of,
+            free,
+            compiled.regions,
+            rule_free,
+            loads,
+            reserve,
         )
         stats["bound_note"] = "whole-set bound (the cluster count is shared among areas)"
 
@@ -253,7 +278,7 @@ def form_clusters(
         "weights": objective.weights.to_dict(),
         "constraints": constraints.to_dict(),
         "n_clusters": stats["n_clusters"],
-        "distances": str(distances) if distances is not None else "straight line (metres)",
+        "distances": _distances_label(distances),
         "time_limit": time_limit,
         "seed": seed,
         "workers": workers,
@@ -351,7 +376,7 @@ def _baselines(layout, venue_of, given, rule, *, distances, constraints, time_li
 
 def _shared_count_bound(arc, venue_of, free, regions, rule, loads, seconds) -> float:
     """Lagrangian bound of the free centres with pairs across areas forbidden."""
-    sub = arc[np.ix_(free, free)]
+    sub = arc  # already read at the free centres
     region = regions[free]
     allowed = region[:, None] == region[None, :]
     bounds = Bounds(
@@ -464,17 +489,61 @@ def _solve_part(
         start=start,
         time_limit=max(0.3, 0.2 * time_limit),
     )
-    lower = max(lb.value, 0.0)
+    # integer costs (e.g. whole minutes, floored distances) give integer totals,
+    # so a bound can be rounded up
+    integral = not objective.has_contrast and bool(np.array_equal(arc, np.floor(arc)))
+    lower = _rounded_bound(lb.value, integral)
     stats.update(bound_seconds=time.perf_counter() - t, bound_iterations=lb.iterations)
     report("construction", upper, lower)
 
-    # 3. improvement
+    # 3. improvement. Lagrangian fixing closes the venues no better layout can
+    #    open; when what is left is small, CP-SAT takes every member → venue pair
+    #    and its proof covers the whole part
     remaining = time_limit - (time.perf_counter() - t0)
-    full = n <= FULL_MODEL_MAX
-    if full or venue_of is None:
-        result = cpsat.solve_cpsat(
+    fixing_step = 1.0 if integral else 0.0
+
+    def kept_pairs() -> np.ndarray | None:
+        if not np.isfinite(upper):
+            return None
+        kept = lb.open_pairs(bound_costs, upper, step=fixing_step)
+        if bounds.allowed is not None:
+            kept &= bounds.allowed
+        kept[np.arange(n), venue_of] = True  # the incumbent stays representable (the hint)
+        kept[venue_of, venue_of] = True
+        return kept
+
+    kept = kept_pairs()
+    full = n <= FULL_MODEL_MAX or (kept is not None and kept.sum() <= FULL_PAIRS_MAX)
+    if venue_of is not None and bounds.n_clusters > 2 and upper - lower > gap_target * upper:
+        # exact re-solves of neighbouring clusters find good layouts fast; what they
+        # leave is for the exact model below (or, for large parts, for more of them)
+        first = 0.5 * remaining if full else remaining
+        venue_of, lns_stats = lns.improve(
             costs,
             bounds,
+            venue_of,
+            scale=scale,
+            time_limit=max(first, 0.0),
+            seed=seed,
+            workers=workers,
+            lower_bound=lower,
+            stop_gap=gap_target,
+            progress=lambda e: report("lns", e.objective, lower),
+            objective=objective,
+        )
+        stats.update({f"lns_{k}": v for k, v in lns_stats.items()})
+        upper = objective.cost(costs, venue_of)
+        remaining = time_limit - (time.perf_counter() - t0)
+        kept = kept_pairs() if full else kept
+    cp_bounds = bounds
+    if kept is not None:
+        stats["pairs_kept_by_bound"] = int(kept.sum())
+        cp_bounds = replace(bounds, allowed=kept)
+    if venue_of is None or (full and upper - lower > gap_target * upper):
+        upper_before = upper
+        result = cpsat.solve_cpsat(
+            costs,
+            cp_bounds,
             scale=scale,
             hint=venue_of,
             candidates=n if full else 24,
@@ -492,7 +561,9 @@ def _solve_part(
             # partnerships; contrast scores are rounded, so its bound is not used with them
             contrast = any(t.weight > 0 for t in objective.terms)
             if full and result.exact and result.restricted_bound is not None and not contrast:
-                lower = max(lower, result.restricted_bound)
+                # layouts through closed venues cost at least the incumbent's total
+                proved = min(result.restricted_bound, upper_before)
+                lower = max(lower, _rounded_bound(proved, integral))
             if venue_of is None or objective.cost(costs, result.venue_of) < upper:
                 venue_of = result.venue_of
         elif venue_of is None:
@@ -506,21 +577,6 @@ def _solve_part(
                 f"no layout found{where()} in {time_limit:.3g} s ({advice})"
                 + _likely_conflict(costs, bounds, seed=seed)
             )
-    else:
-        venue_of, lns_stats = lns.improve(
-            costs,
-            bounds,
-            venue_of,
-            scale=scale,
-            time_limit=max(remaining, 0.0),
-            seed=seed,
-            workers=workers,
-            lower_bound=lower,
-            stop_gap=gap_target,
-            progress=lambda e: report("lns", e.objective, lower),
-            objective=objective,
-        )
-        stats.update({f"lns_{k}": v for k, v in lns_stats.items()})
 
     # 4. a last sweep of single swaps and moves catches what the neighbourhoods missed
     t = time.perf_counter()
@@ -535,11 +591,33 @@ def _solve_part(
         more = bound.lagrangian_bound(
             bound_costs, bounds, arc_upper, start=lb.multipliers, time_limit=remaining - 0.3
         )
-        if more.value > lower:
-            lower = more.value
+        if _rounded_bound(more.value, integral) > lower:
+            lower = _rounded_bound(more.value, integral)
             report("bound", upper, lower)
         stats["bound_iterations"] += more.iterations
-    return venue_of, lower, stats
+    return venue_of, lower, stats, lb.multipliers
+
+
+def _cut_bound(rows, xy, multipliers, rule, parts, part, costs, objective) -> float:
+    """A valid bound on a part solved in areas (0 when costs are not straight lines)."""
+    travel = objective.weights.travel
+    if costs.source != "euclidean" or travel <= 0:
+        return 0.0
+    k = sum(b.n_clusters for _, _, b, q in parts if q == part)
+    value = bound.sparse_bound(
+        xy[rows],
+        multipliers[rows] / travel,
+        min_size=rule.min_size,
+        max_size=rule.max_size,
+        n_clusters=k,
+    )
+    return max(value * travel, 0.0)
+
+
+def _rounded_bound(value: float, integral: bool) -> float:
+    """A bound rounded up when every total is an integer (never below zero)."""
+    value = max(float(value), 0.0)
+    return float(np.ceil(value - 1e-6)) if integral else value
 
 
 def _bound_costs(arc: np.ndarray, bounds: Bounds) -> np.ndarray:
@@ -776,6 +854,49 @@ def _parts(frame, free, regions, rule, boundary, loads, masks):
     return out
 
 
+def _split_large(parts, xy, rule, loads, masks):
+    """Parts above :data:`PART_MAX` centres, cut into areas solved one by one.
+
+    Each part is halved along its longer side, the halves getting cluster
+    counts in proportion to their centres, until every area is small enough.
+    A cut whose halves cannot meet the rules is not made. Returns
+    ``(name, rows, bounds, part)``: areas of the same ``part`` share its bound.
+    """
+    out = []
+
+    def cut(name, rows, bounds, part, depth):
+        n, k = len(rows), bounds.n_clusters
+        if n <= PART_MAX or k < 2:
+            out.append((name, rows, bounds, part))
+            return
+        pts = xy[rows]
+        axis = int(np.argmax(np.ptp(pts, axis=0)))
+        order = rows[np.argsort(pts[:, axis], kind="stable")]
+        k1 = k // 2
+        n1 = round(n * k1 / k)
+        halves = []
+        try:
+            for sub, kk in ((order[:n1], k1), (order[n1:], k - k1)):
+                sub = np.sort(sub)
+                sub_rule = replace(rule, n_clusters=kk)
+                halves.append(
+                    (sub, resolve(sub_rule, len(sub), _at(loads, sub), [m[sub] for m in masks]))
+                )
+        except InfeasibleError:
+            out.append((name, rows, bounds, part))
+            return
+        for h, (sub, b) in enumerate(halves):
+            cut(f"{name.rstrip(': ')}{'/' if name else 'area '}{h + 1}: ", sub, b, part, depth + 1)
+
+    for part, (name, rows, bounds) in enumerate(parts):
+        cut(name, rows, bounds, part, 0)
+    return out
+
+
+def _at(values, rows):
+    return None if values is None else values[rows]
+
+
 def _quota_masks(centres: Centres, rule: SizeRule) -> list[np.ndarray]:
     """For each quota, which centres count towards it."""
     masks = []
@@ -811,17 +932,29 @@ def _check_settings(*, time_limit: float, seed: int, workers: int, gap_target: f
             raise InputError(f"{name} {value!r} is not allowed", fix=f"use {want}")
 
 
-def _costs(centres: Centres, distances: str | Path | None) -> tuple[Centres, Costs]:
+def _distances_label(distances) -> str:
+    if distances is None:
+        return "straight line (metres)"
+    if isinstance(distances, pd.DataFrame):
+        return f"a {len(distances)} x {len(distances.columns)} matrix given in memory"
+    return str(distances)
+
+
+def _costs(centres: Centres, distances) -> tuple[Centres, Costs]:
     frame = centres.frame
     if distances is None:
         xy = np.column_stack([frame.geometry.x.to_numpy(), frame.geometry.y.to_numpy()])
         return centres, euclidean_costs(xy)
     ids = frame["centre_id"].astype(str).tolist()
-    costs, missing = read_cost_matrix(distances, ids)
+    if isinstance(distances, pd.DataFrame):
+        costs, missing = matrix_costs(distances, ids)
+        name = "given"
+    else:
+        costs, missing = read_cost_matrix(distances, ids)
+        name = Path(distances).name
     if missing:
         centres = centres.exclude(
-            frame["centre_id"].isin(missing).to_numpy(),
-            f"not in the travel matrix {Path(distances).name}",
+            frame["centre_id"].isin(missing).to_numpy(), f"not in the travel matrix {name}"
         )
     found = centres.frame["centre_id"].astype(str).tolist()
     if len(found) == 0:
