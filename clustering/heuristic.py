@@ -13,6 +13,7 @@ weights fit, cheapest move first.
 
 from __future__ import annotations
 
+import time
 import warnings
 from dataclasses import replace
 
@@ -207,12 +208,16 @@ def construct(
     seed: int = 0,
     starts: int = 4,
     scale: float = 1.0,
+    time_limit: float | None = None,
 ) -> np.ndarray | None:
     """A good layout quickly: the best of ``starts`` k-means starts, polished.
 
     Returns ``venue_of`` (for each centre, the index of its venue) or ``None``
-    if no start met the bounds.
+    if no start met the bounds. With ``time_limit``, starts after the first
+    that succeeded are skipped once it has passed.
     """
+    t0 = time.perf_counter()
+    deadline = None if time_limit is None else t0 + time_limit
     if bounds.allowed is not None:
         restricted = construct(
             np.where(bounds.allowed, costs, np.inf),
@@ -221,6 +226,7 @@ def construct(
             seed=seed,
             starts=starts,
             scale=scale,
+            time_limit=time_limit,
         )
         if restricted is not None:
             return restricted
@@ -231,13 +237,24 @@ def construct(
     # local repair (lns.repair), which re-forms the clusters around each breach
     bounds = replace(bounds, quotas=disjoint_quotas(bounds.quotas))
     best, best_cost = None, np.inf
-    for s in range(starts):
-        venues = _kmeans_venues(xy, bounds.n_clusters, seed + s)
+    for s in range(starts + 1):
+        if best is not None and deadline is not None and time.perf_counter() > deadline:
+            break
+        if s < starts:
+            venues = _kmeans_venues(xy, bounds.n_clusters, seed + s)
+        else:
+            # one more start from size-bounded k-means, whose clusters already
+            # have the right sizes (on Kentucky its polished layout beats the rest)
+            venues = _size_bounded_venues(costs, xy, bounds, seed)
+            if venues is None:
+                continue
         venue_of = _alternate(costs, venues, bounds, scale)
         if venue_of is None:
             continue
         if bounds.weights is not None:
-            venue_of = repair_weights(costs, venue_of, bounds)
+            # the first repair may take what it needs; later ones only the time left
+            late = None if best is None or deadline is None else deadline
+            venue_of = repair_weights(costs, venue_of, bounds, deadline=late)
             if venue_of is None or not quotas_hold(venue_of, bounds):
                 continue
         cost = layout_cost(costs, venue_of)
@@ -246,15 +263,30 @@ def construct(
     return best
 
 
+def _size_bounded_venues(costs, xy, bounds, seed) -> np.ndarray | None:
+    from .baselines import kmeans_constrained_venues  # baselines builds on this module
+
+    if len(xy) < 2 * bounds.n_clusters or not np.isfinite(costs).all():
+        return None
+    venue_of = kmeans_constrained_venues(xy, bounds, seed=seed, costs=costs, n_init=1)
+    return None if venue_of is None else np.unique(venue_of)
+
+
 def repair_weights(
-    costs: np.ndarray, venue_of: np.ndarray, bounds: Bounds, *, max_moves: int | None = None
+    costs: np.ndarray,
+    venue_of: np.ndarray,
+    bounds: Bounds,
+    *,
+    max_moves: int | None = None,
+    deadline: float | None = None,
 ) -> np.ndarray | None:
     """Move or swap centres between neighbouring clusters until every weight fits.
 
-    Greedy: at each step take the single move, or the swap of two centres,
-    that removes weight violation at the least added travel per unit removed,
-    without breaking the count bounds.
-    Returns the repaired ``venue_of`` or ``None`` if it gets stuck.
+    Greedy: at each step, around the few clusters furthest outside their weight
+    bounds, take the single move, or the swap of two centres, that removes
+    weight violation at the least added travel per unit removed, without
+    breaking the count bounds. Returns the repaired ``venue_of``, or ``None`` if
+    it gets stuck or reaches ``deadline`` (a ``time.perf_counter()`` value).
     """
     w = bounds.weights
     assert w is not None
@@ -276,6 +308,10 @@ def repair_weights(
         bad = np.flatnonzero(excess(load) > 1e-9)
         if len(bad) == 0:
             return venues[label]
+        if deadline is not None and time.perf_counter() > deadline:
+            return None
+        # the worst few: each step reads O(n) per cluster pair, not O(n) per breach
+        bad = bad[np.argsort(-excess(load[bad]), kind="stable")[:3]]
         best = None  # (cost per unit of violation removed, movers out of a, movers out of b, a, b)
         for a in bad:
             for b in np.argsort(costs[venues[a], venues])[1:9]:

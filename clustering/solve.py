@@ -453,7 +453,9 @@ def _solve_part(
         venue_of = start
         stats["started_from"] = "the given layout"
     else:
-        venue_of = heuristic.construct(arc, xy, bounds, seed=seed, scale=scale)
+        venue_of = heuristic.construct(
+            arc, xy, bounds, seed=seed, scale=scale, time_limit=0.2 * time_limit
+        )
     if venue_of is not None and bounds.violations(venue_of):
         venue_of = lns.repair(
             costs,
@@ -604,14 +606,19 @@ def _cut_bound(rows, xy, multipliers, rule, parts, part, costs, objective) -> fl
     if costs.source != "euclidean" or travel <= 0:
         return 0.0
     k = sum(b.n_clusters for _, _, b, q in parts if q == part)
-    value = bound.sparse_bound(
-        xy[rows],
-        multipliers[rows] / travel,
-        min_size=rule.min_size,
-        max_size=rule.max_size,
-        n_clusters=k,
-    )
-    return max(value * travel, 0.0)
+    # every multiplier vector gives a valid bound: the areas' own, and shrunk
+    # ones, which cost less where members near an edge would cross it
+    values = [
+        bound.sparse_bound(
+            xy[rows],
+            shrink * multipliers[rows] / travel,
+            min_size=rule.min_size,
+            max_size=rule.max_size,
+            n_clusters=k,
+        )
+        for shrink in (1.0, 0.9, 0.75)
+    ]
+    return max(max(values) * travel, 0.0)
 
 
 def _rounded_bound(value: float, integral: bool) -> float:
