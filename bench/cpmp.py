@@ -71,6 +71,10 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
+if str(REPO_ROOT / "bench") not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT / "bench"))
+
+from _common import jsonable  # noqa: E402
 
 #: where ``--all`` looks, and where the best-known values live
 BENCHMARKS = REPO_ROOT.parent / "shared" / "benchmarks"
@@ -420,23 +424,6 @@ def _machine() -> dict[str, Any]:
     }
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating | float):
-        v = float(value)
-        return v if math.isfinite(v) else str(v)
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if value is None or isinstance(value, str | int | bool):
-        return value
-    return str(value)
-
-
 def _fmt(value: float | None, digits: int = 6) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return ""
@@ -697,7 +684,7 @@ def main(argv: list[str] | None = None) -> int:
                 engine_objective=float(layout.objective),
                 engine_status=str(layout.status),
                 engine_gap=float(layout.gap),
-                stats=_jsonable(layout.stats),
+                stats=jsonable(layout.stats),
             )
         total = time.perf_counter() - t + record["read_seconds"]
         gap_pct = (
@@ -766,7 +753,7 @@ def main(argv: list[str] | None = None) -> int:
         "at_best_known": f"objective <= best + {AT_BEST_ABS} + {AT_BEST_REL:g} * best",
         "wall_seconds": time.perf_counter() - started,
         "engine_import_seconds": import_seconds,
-        "instances": _jsonable(records),
+        "instances": jsonable(records),
     }
     log = args.out / "run.json"
     history: list[Any] = []

@@ -33,7 +33,6 @@ import csv
 import datetime as dt
 import importlib.util
 import json
-import math
 import os
 import platform
 import re
@@ -55,6 +54,10 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
+if str(REPO_ROOT / "bench") not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT / "bench"))
+
+from _common import jsonable  # noqa: E402
 
 SAMPLES = {
     "hampshire": REPO_ROOT / "data" / "sample" / "hampshire_primary_schools_2022.csv",
@@ -180,7 +183,7 @@ def run_engine(centres, rule, time_limit: float) -> Outcome:
         "n_clusters": layout.n_clusters,
         "construction_m": first.get("objective"),
         "construction_seconds": first.get("seconds"),
-        "stats": _jsonable(layout.stats),
+        "stats": jsonable(layout.stats),
     }
     return Outcome(ENGINE, venue_of, seconds, str(layout.status), extra=extra)
 
@@ -481,23 +484,6 @@ def _cbc_version() -> str:
         return "unknown"
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating | float):
-        v = float(value)
-        return v if math.isfinite(v) else str(v)
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if value is None or isinstance(value, str | int | bool):
-        return value
-    return str(value)
-
-
 def _num(value: float | None, digits: int) -> str:
     return "" if value is None else f"{value:.{digits}f}"
 
@@ -664,7 +650,7 @@ def main(argv: list[str] | None = None) -> int:
             "n": n,
             "p": p,
             "crs": frame.crs.to_string(),
-            "methods": {o.method: _jsonable({"status": o.status, **o.extra}) for o in outcomes},
+            "methods": {o.method: jsonable({"status": o.status, **o.extra}) for o in outcomes},
         }
 
     args.out.mkdir(parents=True, exist_ok=True)

@@ -259,11 +259,13 @@ class _Knapsack:
         self.cap = int(np.floor(float(cap) / unit + 1e-9))
         self.room = self.cap - self.w  # what each venue has left after itself
 
-    def solve(self, costs: np.ndarray, lam: np.ndarray, venues: np.ndarray):
-        """Each venue's exact value and its chosen members (list of arrays)."""
+    def solve(self, reduced: np.ndarray, lam: np.ndarray, venues: np.ndarray):
+        """Each venue's exact value, its chosen members and its table of best gains.
+
+        ``reduced`` holds ``cost[i, j] − λ_i`` with an infinite diagonal.
+        """
         m = len(venues)
-        sub = costs[:, venues] - lam[:, None]
-        sub[venues, np.arange(m)] = np.inf
+        sub = reduced[:, venues]
         fits = (sub < 0) & (self.w[:, None] <= np.maximum(self.room[venues], -1)[None, :])
         counts = fits.sum(axis=0)
         depth = int(counts.max()) if m else 0
@@ -357,7 +359,7 @@ def lagrangian_bound(
                 first = np.argsort(values, kind="stable")[: min(n, 2 * p + 10)]
             else:
                 first = np.arange(n)
-            exact, chosen, tables = knapsack.solve(costs, lam, first)
+            exact, chosen, tables = knapsack.solve(reduced, lam, first)
             values[first] = np.maximum(values[first], exact)
             exact_picks = dict(zip(first.tolist(), chosen, strict=True))
         opened = np.argpartition(values, p - 1)[:p] if p < n else np.arange(n)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import platform
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from importlib import metadata
@@ -220,7 +221,8 @@ def form_clusters(
     parts = _split_large(parts, xy, rule_free, loads, masks)
     stats["areas"] = len(parts)
     multipliers = np.zeros(n)
-    cut = {part for *_, part in parts if sum(1 for *_, q in parts if q == part) > 1}
+    areas_of = Counter(part for *_, part in parts)
+    cut = {part for part, count in areas_of.items() if count > 1}
     sizes = np.array([len(rows) for _, rows, _, _ in parts], dtype=float)
     for k, (name, rows, bounds, part) in enumerate(parts):
         left = time_limit - reserve - (time.perf_counter() - t0)
@@ -593,8 +595,9 @@ def _solve_part(
         more = bound.lagrangian_bound(
             bound_costs, bounds, arc_upper, start=lb.multipliers, time_limit=remaining - 0.3
         )
-        if _rounded_bound(more.value, integral) > lower:
-            lower = _rounded_bound(more.value, integral)
+        tighter = _rounded_bound(more.value, integral)
+        if tighter > lower:
+            lower = tighter
             report("bound", upper, lower)
         stats["bound_iterations"] += more.iterations
     return venue_of, lower, stats, lb.multipliers
@@ -830,17 +833,19 @@ def _allocate(sizes: dict[str, int], rule: SizeRule, total: int) -> dict[str, in
     return out
 
 
+def _resolve_rows(rows, rule, loads, masks) -> Bounds:
+    """:func:`resolve` for the centres ``rows`` (their loads and quota masks)."""
+    return resolve(
+        rule, len(rows), None if loads is None else loads[rows], [m[rows] for m in masks]
+    )
+
+
 def _parts(frame, free, regions, rule, boundary, loads, masks):
     """The independent parts to solve: one per boundary area, or all free centres."""
 
     def bounds_for(rows, part_rule, where):
         try:
-            return resolve(
-                part_rule,
-                len(rows),
-                None if loads is None else loads[rows],
-                [m[rows] for m in masks],
-            )
+            return _resolve_rows(rows, part_rule, loads, masks)
         except InfeasibleError as exc:
             raise InfeasibleError(f"{where}{exc}") from None
 
@@ -871,7 +876,7 @@ def _split_large(parts, xy, rule, loads, masks):
     """
     out = []
 
-    def cut(name, rows, bounds, part, depth):
+    def cut(name, rows, bounds, part):
         n, k = len(rows), bounds.n_clusters
         if n <= PART_MAX or k < 2:
             out.append((name, rows, bounds, part))
@@ -881,27 +886,20 @@ def _split_large(parts, xy, rule, loads, masks):
         order = rows[np.argsort(pts[:, axis], kind="stable")]
         k1 = k // 2
         n1 = round(n * k1 / k)
-        halves = []
+        halves = [(np.sort(order[:n1]), k1), (np.sort(order[n1:]), k - k1)]
         try:
-            for sub, kk in ((order[:n1], k1), (order[n1:], k - k1)):
-                sub = np.sort(sub)
-                sub_rule = replace(rule, n_clusters=kk)
-                halves.append(
-                    (sub, resolve(sub_rule, len(sub), _at(loads, sub), [m[sub] for m in masks]))
-                )
+            resolved = [
+                _resolve_rows(sub, replace(rule, n_clusters=kk), loads, masks) for sub, kk in halves
+            ]
         except InfeasibleError:
             out.append((name, rows, bounds, part))
             return
-        for h, (sub, b) in enumerate(halves):
-            cut(f"{name.rstrip(': ')}{'/' if name else 'area '}{h + 1}: ", sub, b, part, depth + 1)
+        for h, ((sub, _), b) in enumerate(zip(halves, resolved, strict=True)):
+            cut(f"{name.rstrip(': ')}{'/' if name else 'area '}{h + 1}: ", sub, b, part)
 
     for part, (name, rows, bounds) in enumerate(parts):
-        cut(name, rows, bounds, part, 0)
+        cut(name, rows, bounds, part)
     return out
-
-
-def _at(values, rows):
-    return None if values is None else values[rows]
 
 
 def _quota_masks(centres: Centres, rule: SizeRule) -> list[np.ndarray]:

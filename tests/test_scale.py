@@ -81,8 +81,8 @@ def test_exact_knapsack_is_tighter_than_its_lp_relaxation(monkeypatch):
     bounds = Bounds(n, 1, n, p, weights=weights, max_weight=cap)
     exact = lagrangian_bound(costs, bounds, 1e4, time_limit=5.0, max_iterations=400)
 
-    def relaxed_only(self, costs, lam, venues):
-        _, chosen, tables = real(self, costs, lam, venues)
+    def relaxed_only(self, reduced, lam, venues):
+        _, chosen, tables = real(self, reduced, lam, venues)
         return np.full(len(venues), -np.inf), chosen, tables
 
     real = bound_module._Knapsack.solve
