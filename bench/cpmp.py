@@ -20,7 +20,9 @@ marked ``INVALID`` in ``summary.csv``.
 
 Outputs in ``DIR``: ``<instance>.csv`` (``point,venue``, 1-based point numbers in file
 order), ``summary.csv`` (``instance,n,p,objective,best_known,gap_pct,seconds,
-lower_bound,status``; ``seconds`` is the wall time of the engine call) and ``run.json``
+seconds_to_best,lower_bound,status``; ``seconds`` is the wall time of the engine call,
+``seconds_to_best`` when the engine first held the layout it returned, from its own
+progress record) and ``run.json``
 (one record appended per run: command, seed, limits, versions, machine, and per
 instance the total time including reading, the engine's own figures and the checks).
 
@@ -93,6 +95,7 @@ SUMMARY_COLUMNS = [
     "best_known",
     "gap_pct",
     "seconds",
+    "seconds_to_best",
     "lower_bound",
     "status",
 ]
@@ -633,6 +636,7 @@ def main(argv: list[str] | None = None) -> int:
         objective: float | None = None
         lower: float | None = None
         seconds: float | None = None
+        to_best: float | None = None
         try:
             venue_of, layout, seconds = solve(
                 inst,
@@ -654,6 +658,7 @@ def main(argv: list[str] | None = None) -> int:
             assigned = bool(np.all((written >= 0) & (written < inst.n)))
             objective = recompute(inst, written) if assigned else None
             lower = float(layout.lower_bound)
+            to_best = layout.stats.get("best_found_seconds")
             status = "INVALID" if problems else str(layout.status)
             if problems:
                 for problem in problems:
@@ -700,6 +705,7 @@ def main(argv: list[str] | None = None) -> int:
             "best_known": _fmt(best),
             "gap_pct": _fmt(gap_pct, 4),
             "seconds": _fmt(seconds, 3),
+            "seconds_to_best": _fmt(to_best, 3),
             "lower_bound": _fmt(lower),
             "status": status,
         }
@@ -710,13 +716,15 @@ def main(argv: list[str] | None = None) -> int:
             lower_bound=lower,
             status=status,
             engine_seconds=seconds,
+            seconds_to_best=to_best,
             total_seconds=total,
         )
         records.append(record)
         print(
             f"{inst.name}: objective {row['objective'] or '-'}  best known "
             f"{row['best_known'] or '-'}  gap {row['gap_pct'] or '-'}%  "
-            f"{row['seconds'] or '-'} s  [{status}]",
+            f"{row['seconds'] or '-'} s (best found at {row['seconds_to_best'] or '-'} s)  "
+            f"[{status}]",
             flush=True,
         )
 
@@ -727,13 +735,16 @@ def main(argv: list[str] | None = None) -> int:
 
     ran = [r for r in records if r["engine_seconds"] is not None]
     secs = [r["engine_seconds"] for r in ran]
+    to_best = [r["seconds_to_best"] for r in ran if r.get("seconds_to_best") is not None]
     valid = [r for r in ran if r["status"] != "INVALID"]
     with_best = [r for r in valid if r["best_known"] is not None]
     hits = sum(at_best(r["objective"], r["best_known"]) for r in with_best)
     if secs:
         print(
             f"done: {len(ran)} instance(s); seconds median {statistics.median(secs):.2f}, "
-            f"max {max(secs):.2f}; at best known {hits}/{len(with_best)}"
+            f"max {max(secs):.2f}; to the final layout median "
+            f"{statistics.median(to_best) if to_best else math.nan:.2f}, "
+            f"max {max(to_best, default=math.nan):.2f}; at best known {hits}/{len(with_best)}"
             + (f"; INVALID {len(ran) - len(valid)}" if len(valid) < len(ran) else "")
             + (f"; engine errors {len(records) - len(ran)}" if len(ran) < len(records) else ""),
             flush=True,

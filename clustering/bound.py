@@ -28,7 +28,7 @@ import numpy as np
 
 from .spec import Bounds
 
-__all__ = ["LowerBound", "lagrangian_bound"]
+__all__ = ["LowerBound", "lagrangian_bound", "relaxed_costs"]
 
 #: the knapsack's capacity in discrete steps: finer is tighter and slower
 KNAPSACK_STEPS = 1000
@@ -48,6 +48,9 @@ class LowerBound:
     #: the exact knapsacks at the best multipliers: (venues, best gain by room,
     #: members' discrete weights, each venue's room)
     knapsacks: tuple | None = None
+    #: the size bounds the subproblems were solved with
+    min_size: int = 1
+    max_size: int = 1 << 30
 
     def closed_venues(self, upper: float, *, step: float = 0.0) -> np.ndarray:
         """Venues that no layout cheaper than ``upper`` (by at least ``step``) can open.
@@ -73,9 +76,13 @@ class LowerBound:
         """``ok[i, j]``: some layout cheaper than ``upper`` (by ``step``) may put ``i`` with ``j``.
 
         Forcing member ``i`` into venue ``j`` opens ``j`` (see :meth:`closed_venues`)
-        and adds at least ``max(cost[i, j] − λ_i, 0)`` to ``j``'s subproblem value,
-        so when that bound reaches ``upper - step`` the pair can be dropped
-        (reduced-cost fixing). ``ok[j, j]`` says whether ``j`` may be a venue.
+        and raises ``j``'s subproblem value to at least that of the subproblem
+        with ``i`` forced in; when the bound this gives reaches ``upper - step``
+        the pair can be dropped (reduced-cost fixing). ``ok[j, j]`` says whether
+        ``j`` may be a venue. Both relaxations of the subproblem are used: the
+        count-bounded one (exact: ``i`` joins the members already chosen, or
+        takes the place of the dearest one the minimum size forces in) and, with
+        a weight cap, the knapsack with ``i`` forced in.
         """
         v = self.venue_values
         n = costs.shape[0]
@@ -85,22 +92,65 @@ class LowerBound:
         order = np.argsort(v, kind="stable")
         opened = np.zeros(n, dtype=bool)
         opened[order[:p]] = True
-        forced = np.where(opened, self.value, self.value - float(v[order[:p]].max()) + v)
-        reduced = costs - self.multipliers[:, None]
-        extra = np.maximum(reduced, 0.0)
-        extra[np.arange(n), np.arange(n)] = 0.0
+        # the bound without venue j's own value, for a layout that opens j
+        base = self.value - np.where(opened, v, float(v[order[:p]].max()))
+        lam = self.multipliers
+        reduced = costs - lam[:, None]
+        diag = np.arange(n)
+        reduced[diag, diag] = np.inf
+        forced = _forced_count_values(reduced, lam, self.min_size, self.max_size)
         if self.knapsacks is not None:
             # venue j's knapsack with member i forced in: i's reduced cost plus the
             # best the room left after i can hold (i itself still allowed: a relaxation)
             venues, tables, w, room = self.knapsacks
             left = room[venues][None, :] - w[:, None]
             gain = np.take_along_axis(tables.T, np.clip(left, 0, tables.shape[1] - 1), axis=0)
-            value = reduced[:, venues] - self.multipliers[venues][None, :] - gain
+            value = reduced[:, venues] - lam[venues][None, :] - gain
             value = np.where(left >= 0, value, np.inf)
-            value[venues, np.arange(len(venues))] = v[venues]
-            extra[:, venues] = np.maximum(extra[:, venues], value - v[venues][None, :])
+            forced[:, venues] = np.maximum(forced[:, venues], value)
+        # forcing a member in never lowers a venue's value below its own
+        forced = np.maximum(forced, v[None, :])
+        forced[diag, diag] = v
         limit = upper - step + 1e-9 * max(abs(upper), 1.0)
-        return forced[None, :] + extra <= limit
+        return base[None, :] + forced <= limit
+
+
+def _forced_count_values(reduced: np.ndarray, lam: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """``out[i, j]``: venue ``j``'s count-bounded subproblem value with member ``i`` forced in.
+
+    ``reduced[i, j] = cost[i, j] − λ_i`` with an infinite diagonal. Venue ``j``
+    alone takes its ``c`` smallest reduced costs (the ``lo − 1`` the minimum size
+    forces in, more while they are negative, at most ``hi − 1``). With ``i``
+    forced in, the others are the ``c'`` smallest for one place less, so the
+    value rises by ``r_ij`` less the reduced cost of the member ``i`` displaces
+    (zero when ``i`` was chosen already).
+    """
+    n = reduced.shape[0]
+    cols = np.arange(n)
+    srt = np.sort(reduced, axis=0)
+    finite = np.where(np.isfinite(srt), srt, 0.0)
+    prefix = np.vstack([np.zeros(n), np.cumsum(finite, axis=0)])
+    negative = (srt < 0).sum(axis=0)
+    top = max(n - 1, 0)
+    c = np.clip(np.maximum(lo - 1, np.minimum(negative, hi - 1)), 0, top)
+    c2 = np.clip(np.maximum(lo - 2, np.minimum(negative, hi - 2)), 0, top)
+    own = -lam + prefix[c, cols]
+    last = srt[np.maximum(c - 1, 0), cols]
+    drop = np.where(c > c2, last, 0.0)
+    chosen = (c > 0)[None, :] & (reduced <= last[None, :])
+    extra = np.where(chosen, 0.0, np.maximum(reduced - drop[None, :], 0.0))
+    return own[None, :] + extra
+
+
+def relaxed_costs(arc: np.ndarray, bounds: Bounds) -> np.ndarray:
+    """Member → venue costs for the bound: a forbidden pair costs a large finite amount.
+
+    Allowing forbidden pairs at any cost is a relaxation, so the bound stays valid.
+    """
+    if bounds.allowed is None:
+        return arc
+    big = 10.0 * float(arc.max(initial=0.0)) + 1.0
+    return np.where(bounds.allowed, arc, big)
 
 
 def _pick(vals: np.ndarray, idx: np.ndarray, lam: np.ndarray, lo: int, hi: int):
@@ -400,6 +450,8 @@ def lagrangian_bound(
         best_values,
         int(p),
         None if best_tables is None else (*best_tables, knapsack.w, knapsack.room),
+        int(bounds.min_size),
+        int(bounds.max_size),
     )
 
 

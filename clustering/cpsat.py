@@ -9,6 +9,7 @@ engine reports the Lagrangian bound of the whole problem instead.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -112,6 +113,7 @@ def solve_cpsat(
     progress: Callable[[Progress], None] | None = None,
     linearization_level: int = 2,
     objective: Objective | None = None,
+    stop: threading.Event | None = None,
 ) -> CpSatResult:
     """Solve the restricted capacitated p-median with CP-SAT.
 
@@ -128,6 +130,9 @@ def solve_cpsat(
     objective
         Every weighted term, for these centres (``Objective.restricted`` for a
         sub-problem); without it the objective is travel alone.
+    stop
+        An event that, once set (from another thread), ends the search early
+        with the best layout found so far.
     linearization_level
         2 gives CP-SAT the full LP relaxation, which is strong for p-median
         models: on Hampshire neighbourhoods of 4–5 clusters it proved optimality
@@ -170,7 +175,24 @@ def solve_cpsat(
     solver.parameters.random_seed = int(seed)
     solver.parameters.linearization_level = int(linearization_level)
     watcher = _Watcher(scale, lower_bound, stop_gap, progress, t0)
-    status = solver.solve(model, watcher)
+    if stop is None:
+        status = solver.solve(model, watcher)
+    else:
+        done = threading.Event()
+
+        def interrupt() -> None:
+            while not done.is_set():
+                if stop.wait(0.02):
+                    solver.stop_search()
+                    return
+
+        guard = threading.Thread(target=interrupt, daemon=True)
+        guard.start()
+        try:
+            status = solver.solve(model, watcher)
+        finally:
+            done.set()
+            guard.join()
     name = solver.status_name(status)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return CpSatResult(

@@ -1,33 +1,45 @@
 """Large-neighbourhood search: re-solve a few neighbouring clusters at a time exactly.
 
-Take one cluster and its nearest neighbouring clusters (by venue-to-venue
-cost), free their members, and let CP-SAT re-form the same number of clusters
-from them with every member a candidate venue. A better sub-layout replaces
-the old one; the rest of the layout is untouched, so every step keeps the
-layout valid and never makes it worse. Neighbourhoods whose clusters have not
-changed since they were last solved are skipped; when no neighbourhood
-improves, they grow by one cluster.
+Take one cluster and some of its nearest neighbouring clusters (by
+venue-to-venue cost), free their members, and let CP-SAT re-form the same
+number of clusters from them with every member a candidate venue. A better
+sub-layout replaces the old one; the rest of the layout is untouched, so every
+step keeps the layout valid and never makes it worse.
 
-Each re-solve runs CP-SAT with one worker and the full LP relaxation
-(``linearization_level=2``), which proves these small p-median problems
-optimal in well under a second; with ``workers`` cores, that many disjoint
-neighbourhoods are re-solved at once in threads (CP-SAT releases the GIL).
+Each re-solve first computes the Lagrangian bound of the sub-problem
+(:mod:`clustering.bound`, a few milliseconds): when it shows that no
+sub-layout beats the current one, CP-SAT is not called at all, and otherwise
+the member → venue pairs that no better sub-layout can use are dropped
+(reduced-cost fixing) before CP-SAT (one worker, full LP relaxation) solves
+what is left. A neighbourhood proven to hold nothing better is not tried
+again until one of its clusters changes.
+
+Neighbourhoods are drawn at random: the anchor cluster, plus clusters drawn
+from its ``2m`` nearest with a preference for the nearest. After a run of
+draws without improvement they grow by one cluster (up to a maximum); when
+re-solves keep running out of time they shrink. With ``workers`` cores, that
+many disjoint neighbourhoods are re-solved at once in threads (CP-SAT and
+NumPy release the GIL).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import numpy as np
 
+from . import bound
 from .cpsat import Progress, solve_cpsat
 from .heuristic import layout_cost
+from .kernel import Incumbent
 from .objective import Objective
 from .spec import Bounds
 
-__all__ = ["improve"]
+__all__ = ["improve", "repair"]
 
 
 def improve(
@@ -46,13 +58,31 @@ def improve(
     stop_gap: float = 1e-4,
     progress: Callable[[Progress], None] | None = None,
     objective: Objective | None = None,
+    step: float = 0.0,
+    patience: int | None = None,
+    shared: Incumbent | None = None,
+    stop: threading.Event | None = None,
 ) -> tuple[np.ndarray, dict]:
     """Improve ``venue_of`` by exact re-solves of neighbouring clusters.
 
-    Neighbourhoods start at ``clusters_per_move`` clusters; when a whole pass
-    finds nothing better they grow by one, up to ``max_clusters_per_move``.
-    Returns the improved ``venue_of`` and counts (moves tried, moves that
-    improved, passes over all clusters).
+    Parameters
+    ----------
+    step
+        The least improvement that counts: 1 when every total is a whole
+        number (floored distances, whole minutes), else 0. Sharpens the
+        Lagrangian pruning of each re-solve.
+    patience
+        Stop after this many re-solves in a row without improvement at the
+        largest neighbourhood size (``None``: run until ``time_limit``, or
+        until every neighbourhood is proven to hold nothing better).
+    shared, stop
+        For a search running beside others in threads: the best layout so far
+        (taken up when another search improves it, offered when this one
+        does), and an event that ends this search.
+
+    Returns the improved ``venue_of`` and counts (re-solves, improving ones,
+    those the bound settled without CP-SAT, those that ran out of time, the
+    final neighbourhood size).
     """
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
@@ -62,99 +92,174 @@ def improve(
         return layout_cost(sub_costs, local) if part is None else part.cost(sub_costs, local)
 
     cost = value(costs, venue_of, objective)
-    stats = {"moves": 0, "improving_moves": 0, "passes": 0}
-    m = min(clusters_per_move, bounds.n_clusters)
+    stats = {"moves": 0, "improving_moves": 0, "pruned_moves": 0, "timed_out_moves": 0}
+    p = bounds.n_clusters
+    top = min(max_clusters_per_move, p)
+    m = min(clusters_per_move, p)
     if m < 2:
         return venue_of, stats
     workers = max(1, int(workers))
-    # a neighbourhood is worth re-solving only if one of its clusters changed since
+    # a neighbourhood proven to hold nothing better stays settled until one of
+    # its clusters changes
     changed_at: dict[int, int] = {int(v): 0 for v in np.unique(venue_of)}
-    tried: dict[tuple[int, ...], int] = {}
-    step = 0
+    settled: dict[tuple[int, ...], int] = {}
+    step_no = 0
+    stall = 0  # re-solves in a row without improvement
+    recent: list[bool] = []  # whether each recent re-solve ran out of time
 
     def left() -> float:
         return time_limit - (time.perf_counter() - t0)
 
     def solve(members: np.ndarray, hint: np.ndarray, k: int, sub_seed: int, limit: float):
-        return _resolve(costs, bounds, objective, members, hint, k, scale, sub_seed, limit)
+        return _resolve(
+            costs, bounds, objective, members, hint, k, scale, sub_seed, limit, step=step, stop=stop
+        )
 
+    def draw(venues: np.ndarray, near: np.ndarray, busy: set[int]) -> tuple[int, ...] | None:
+        """One neighbourhood of ``m`` clusters not proven settled, or ``None``."""
+        for _ in range(8):
+            a = int(rng.integers(len(venues)))
+            pool = near[a][near[a] != a][: min(2 * m, len(venues)) - 1]
+            weights = 1.0 / np.arange(1, len(pool) + 1)
+            picked = rng.choice(pool, size=m - 1, replace=False, p=weights / weights.sum())
+            group = tuple(sorted(int(venues[k]) for k in (a, *picked.tolist())))
+            if busy & set(group):
+                continue
+            version = max(changed_at[v] for v in group)
+            if settled.get(group, -1) >= version:
+                continue
+            return group
+        return None
+
+    near, near_of = None, None  # each cluster's nearest clusters, for these venues
     with ThreadPoolExecutor(max_workers=workers) as pool:
         while left() > 0:
-            stats["passes"] += 1
+            if stop is not None and stop.is_set():
+                break
+            if shared is not None:
+                other, other_cost = shared.get()
+                if other_cost < cost - 1e-9 * max(abs(cost), 1.0):
+                    venue_of, cost = other, other_cost
+                    step_no += 1
+                    changed_at = {int(v): step_no for v in np.unique(venue_of)}
+                    stats["adopted"] = stats.get("adopted", 0) + 1
+            if cost - lower_bound <= stop_gap * cost:
+                break
             venues = np.unique(venue_of)
-            between = costs[np.ix_(venues, venues)] + costs[np.ix_(venues, venues)].T
-            queue = [int(a) for a in rng.permutation(len(venues))]
-            improved_in_pass = False
-            while queue and left() > 0:
-                if cost - lower_bound <= stop_gap * cost:
-                    stats["seconds"] = time.perf_counter() - t0
-                    return venue_of, stats
-                # up to `workers` disjoint neighbourhoods that changed since last tried
-                batch: list[tuple[int, ...]] = []
-                busy: set[int] = set()
-                while queue and len(batch) < workers:
-                    a = queue.pop()
-                    near = np.argsort(between[a], kind="stable")[:m]
-                    group = tuple(sorted(int(venues[k]) for k in near))
-                    if any(v not in changed_at for v in group) or busy & set(group):
-                        continue
-                    version = max(changed_at[v] for v in group)
-                    if tried.get(group, -1) >= version:
-                        continue
-                    tried[group] = version
+            if near is None or not np.array_equal(venues, near_of):
+                between = costs[np.ix_(venues, venues)]
+                between = between + between.T
+                near = np.argsort(between, axis=1, kind="stable")[:, : 2 * top + 1]
+                near_of = venues
+            batch: list[tuple[int, ...]] = []
+            busy: set[int] = set()
+            for _ in range(workers):
+                group = draw(venues, near, busy)
+                if group is not None:
                     batch.append(group)
                     busy.update(group)
-                if not batch:
-                    break
-                jobs = []
-                for group in batch:
-                    members = np.flatnonzero(np.isin(venue_of, group))
-                    local = {int(c): k for k, c in enumerate(members)}
-                    hint = np.array([local[int(v)] for v in venue_of[members]])
-                    limit = min(move_time, max(left(), 0.05))
-                    future = pool.submit(solve, members, hint, m, seed + step, limit)
-                    jobs.append((group, members, hint, future))
-                    step += 1
-                for group, members, hint, future in jobs:
-                    sub, part, found = future.result()
-                    stats["moves"] += 1
-                    if found is None:
-                        continue
-                    before, after = value(sub, hint, part), value(sub, found, part)
-                    if after >= before - 1e-6 * max(before, 1.0):
-                        continue
-                    for v in group:
-                        changed_at.pop(v, None)
-                    new_venues = members[found]
-                    venue_of[members] = new_venues
-                    for v in np.unique(new_venues):
-                        changed_at[int(v)] = step
-                    cost += after - before
-                    stats["improving_moves"] += 1
-                    improved_in_pass = True
-                    if progress is not None:
-                        progress(Progress(time.perf_counter() - t0, cost, lower_bound, "lns"))
-            if not improved_in_pass:
-                # a local optimum for this neighbourhood size: widen it
-                if m >= min(max_clusters_per_move, bounds.n_clusters):
+            if not batch:
+                # every neighbourhood drawn is settled: widen them, or stop
+                if m >= top:
+                    stats["converged"] = True
                     break
                 m += 1
-                tried.clear()
-                stats["clusters_per_move"] = m
+                continue
+            jobs = []
+            for group in batch:
+                members = np.flatnonzero(np.isin(venue_of, group))
+                local = {int(c): k for k, c in enumerate(members)}
+                hint = np.array([local[int(v)] for v in venue_of[members]])
+                limit = min(move_time, max(left(), 0.05))
+                version = max(changed_at[v] for v in group)
+                future = pool.submit(solve, members, hint, len(group), seed + step_no, limit)
+                jobs.append((group, version, members, hint, future))
+                step_no += 1
+            for group, version, members, hint, future in jobs:
+                sub, part, found, proven = future.result()
+                stats["moves"] += 1
+                if found is None and proven:
+                    stats["pruned_moves"] += 1
+                recent.append(not proven)
+                stats["timed_out_moves"] += int(not proven)
+                better = False
+                if found is not None:
+                    before, after = value(sub, hint, part), value(sub, found, part)
+                    better = after < before - 1e-9 * max(abs(before), 1.0)
+                if not better:
+                    stall += 1
+                    if proven:
+                        settled[group] = version
+                    continue
+                stall = 0
+                for v in group:
+                    changed_at.pop(v, None)
+                new_venues = members[found]
+                venue_of[members] = new_venues
+                for v in np.unique(new_venues):
+                    changed_at[int(v)] = step_no
+                cost += after - before
+                stats["improving_moves"] += 1
+                if shared is not None:
+                    shared.offer(venue_of, cost)
+                if progress is not None:
+                    progress(Progress(time.perf_counter() - t0, cost, lower_bound, "lns"))
+            # sizes: re-solves that keep running out of time shrink the neighbourhoods,
+            # a long run without improvement widens them
+            recent = recent[-8:]
+            if len(recent) >= 8 and sum(recent) > 4 and m > 2:
+                m, recent = m - 1, []
+                top = max(m, min(top, m + 2))  # don't grow straight back to the slow size
+            elif stall >= max(2 * p // m, 8) and m < top:
+                m, stall = m + 1, 0
+            elif patience is not None and m >= top and stall >= patience:
+                break
+    stats["clusters_per_move"] = m
     stats["seconds"] = time.perf_counter() - t0
     return venue_of, stats
 
 
-def _resolve(costs, bounds, objective, members, hint, k, scale, seed, limit):
+def _resolve(
+    costs, bounds, objective, members, hint, k, scale, seed, limit, *, step=None, stop=None
+):
     """Re-form the ``k`` clusters of ``members`` exactly (CP-SAT, one worker).
 
-    Returns their costs, their part of the objective and the new ``venue_of``
-    (``None`` when CP-SAT found nothing in time)."""
+    With ``step`` (the least improvement that counts), the sub-problem's
+    Lagrangian bound first settles it when nothing better exists, and removes
+    the member → venue pairs no better sub-layout can use. Returns their
+    costs, their part of the objective, the new ``venue_of`` (``None`` when
+    nothing was found) and whether the result is proven best for the
+    neighbourhood.
+    """
     sub = costs[np.ix_(members, members)]
     part = None if objective is None else objective.restricted(members)
+    rules = bounds.restricted(members, k)
+    if step is not None and len(members) > 2 * k:
+        current = layout_cost(sub, hint) if part is None else part.cost(sub, hint)
+        arc = sub if part is None else part.arc_costs(sub)
+        relaxed = bound.relaxed_costs(arc, rules)
+        idx = np.arange(len(members))
+        lb = bound.lagrangian_bound(
+            relaxed,
+            rules,
+            current,
+            start=relaxed[idx, hint],
+            time_limit=min(0.1, 0.25 * limit),
+            max_iterations=120,
+        )
+        # every term beyond the member → venue costs is never negative, so the
+        # bound on those costs bounds the whole sub-objective
+        if lb.value >= current - step - 1e-9 * max(abs(current), 1.0):
+            return sub, part, None, True
+        kept = lb.open_pairs(relaxed, current, step=step)
+        if rules.allowed is not None:
+            kept &= rules.allowed
+        kept[idx, hint] = True  # the current sub-layout stays representable (the hint)
+        kept[hint, hint] = True
+        rules = replace(rules, allowed=kept)
     result = solve_cpsat(
         sub,
-        bounds.restricted(members, k),
+        rules,
         scale=scale,
         hint=hint,
         candidates=len(members),
@@ -162,8 +267,9 @@ def _resolve(costs, bounds, objective, members, hint, k, scale, seed, limit):
         workers=1,
         seed=seed,
         objective=part,
+        stop=stop,
     )
-    return sub, part, result.venue_of
+    return sub, part, result.venue_of, result.status == "OPTIMAL"
 
 
 def repair(
@@ -211,7 +317,7 @@ def repair(
             left = time_limit - (time.perf_counter() - t0)
             if left <= 0:
                 break
-            _, _, found = _resolve(
+            _, _, found, _ = _resolve(
                 costs, bounds, objective, members, hint, len(group), scale, seed, min(left, 5.0)
             )
             if found is not None:

@@ -10,9 +10,11 @@ the independent checker → :class:`~clustering.layout.Layout`.
 from __future__ import annotations
 
 import platform
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
@@ -29,6 +31,7 @@ from .costs import Costs, euclidean_costs, matrix_costs, read_cost_matrix
 from .cpsat import Progress
 from .errors import InfeasibleError, InputError, SolverError
 from .exchange import exchange
+from .kernel import Incumbent, kernel_search
 from .layout import Layout, venue_labels
 from .load import Centres
 from .objective import Objective, Weights, build_objective
@@ -245,6 +248,9 @@ def form_clusters(
         )
         venue_of[rows] = rows[local]
         multipliers[rows] = lam
+        improved_at = part_stats.pop("improved_at", None)
+        if improved_at is not None:
+            stats["best_found_seconds"] = improved_at - t0
         if part not in cut:
             lower += part_lower
         for key, value in part_stats.items():
@@ -393,7 +399,7 @@ def _shared_count_bound(arc, venue_of, free, regions, rule, loads, seconds) -> f
     )
     local = {int(r): k for k, r in enumerate(free)}
     start = np.array([local[int(v)] for v in venue_of[free]])
-    costs = _bound_costs(sub, bounds)
+    costs = bound.relaxed_costs(sub, bounds)
     upper = heuristic.layout_cost(costs, start)
     lb = bound.lagrangian_bound(
         costs, bounds, upper, start=costs[np.arange(len(free)), start], time_limit=seconds
@@ -445,6 +451,19 @@ def _solve_part(
     n = len(costs)
     arc = objective.arc_costs(costs)
     stats: dict[str, Any] = {}
+    reported = {"value": np.inf, "bound": -np.inf}
+    given_report = report
+
+    def report(stage: str, value: float, bound: float) -> None:
+        # searches running side by side each report their own track: pass on
+        # only what improves the best layout or the bound so far
+        if value < reported["value"] - 1e-9 * max(abs(value), 1.0):
+            stats["improved_at"] = time.perf_counter()
+        elif bound <= reported["bound"]:
+            return
+        reported["value"] = min(reported["value"], value)
+        reported["bound"] = max(reported["bound"], bound)
+        given_report(stage, reported["value"], reported["bound"])
 
     def where() -> str:
         return f" in {name.rstrip(': ')}" if name else ""
@@ -484,7 +503,7 @@ def _solve_part(
     # 2. lower bound of the whole part: the Lagrangian bound of the member → venue
     #    costs (travel and arc terms); every other term is never negative
     t = time.perf_counter()
-    bound_costs = _bound_costs(arc, bounds)
+    bound_costs = bound.relaxed_costs(arc, bounds)
     start = None if venue_of is None else bound_costs[np.arange(n), venue_of]
     lb = bound.lagrangian_bound(
         bound_costs,
@@ -518,27 +537,79 @@ def _solve_part(
 
     kept = kept_pairs()
     full = n <= FULL_MODEL_MAX or (kept is not None and kept.sum() <= FULL_PAIRS_MAX)
-    if venue_of is not None and bounds.n_clusters > 2 and upper - lower > gap_target * upper:
-        # exact re-solves of neighbouring clusters find good layouts fast; what they
-        # leave is for the exact model below (or, for large parts, for more of them)
-        first = 0.5 * remaining if full else remaining
+    searching = venue_of is not None and bounds.n_clusters > 2
+    lns_args = dict(
+        scale=scale,
+        seed=seed,
+        lower_bound=lower,
+        stop_gap=gap_target,
+        progress=lambda e: report("lns", e.objective, lower),
+        objective=objective,
+        step=fixing_step,
+    )
+    kernel_args = dict(
+        scale=scale,
+        step=fixing_step,
+        seed=seed,
+        objective=objective,
+        progress=lambda value: report("kernel", value, lower),
+    )
+    concurrent = None
+    if searching and full and upper - lower > gap_target * upper:
+        # a part small enough for the exact model: kernel search, then the exact
+        # model for the proof, while (with a second core) the large-neighbourhood
+        # search runs beside them; the three share the best layout
+        shared = Incumbent(venue_of, upper)
+        stop = threading.Event()
+        if workers > 1:
+            pool = ThreadPoolExecutor(max_workers=1)
+            concurrent = pool.submit(
+                lns.improve,
+                costs,
+                bounds,
+                venue_of,
+                time_limit=remaining,
+                workers=workers - 1,
+                shared=shared,
+                stop=stop,
+                **lns_args,
+            )
+        else:
+            venue_of, lns_stats = lns.improve(
+                costs,
+                bounds,
+                venue_of,
+                time_limit=0.4 * remaining,
+                workers=1,
+                patience=max(20, 2 * bounds.n_clusters),
+                shared=shared,
+                **lns_args,
+            )
+            stats.update({f"lns_{k}": v for k, v in lns_stats.items()})
+        left = time_limit - (time.perf_counter() - t0)
+        stats.update(
+            kernel_search(
+                costs,
+                bounds,
+                shared,
+                lb,
+                bound_costs,
+                time_limit=0.4 * left,
+                stop=stop,
+                **kernel_args,
+            )
+        )
+        venue_of, upper = shared.get()
+        remaining = time_limit - (time.perf_counter() - t0)
+        kept = kept_pairs()
+    elif searching and upper - lower > gap_target * upper:
+        # a large part: exact re-solves of neighbouring clusters on every core
         venue_of, lns_stats = lns.improve(
-            costs,
-            bounds,
-            venue_of,
-            scale=scale,
-            time_limit=max(first, 0.0),
-            seed=seed,
-            workers=workers,
-            lower_bound=lower,
-            stop_gap=gap_target,
-            progress=lambda e: report("lns", e.objective, lower),
-            objective=objective,
+            costs, bounds, venue_of, time_limit=remaining, workers=workers, **lns_args
         )
         stats.update({f"lns_{k}": v for k, v in lns_stats.items()})
         upper = objective.cost(costs, venue_of)
         remaining = time_limit - (time.perf_counter() - t0)
-        kept = kept_pairs() if full else kept
     cp_bounds = bounds
     if kept is not None:
         stats["pairs_kept_by_bound"] = int(kept.sum())
@@ -552,7 +623,9 @@ def _solve_part(
             hint=venue_of,
             candidates=n if full else 24,
             time_limit=max(remaining, 1.0),
-            workers=workers,
+            # one worker with the full LP relaxation proves these models far faster
+            # than two (the second core runs the neighbourhood search meanwhile)
+            workers=1 if full else workers,
             seed=seed,
             lower_bound=lower,
             stop_gap=gap_target,
@@ -582,10 +655,20 @@ def _solve_part(
                 + _likely_conflict(costs, bounds, seed=seed)
             )
 
+    if concurrent is not None:
+        stop.set()
+        _, lns_stats = concurrent.result()
+        pool.shutdown()
+        stats.update({f"lns_{k}": v for k, v in lns_stats.items()})
+        shared.offer(venue_of, objective.cost(costs, venue_of))
+        venue_of, upper = shared.get()
+
     # 4. a last sweep of single swaps and moves catches what the neighbourhoods missed
     t = time.perf_counter()
     venue_of, swaps = exchange(costs, venue_of, objective, bounds, time_limit=1.0)
     stats.update(polish_moves=swaps, polish_seconds=time.perf_counter() - t)
+    if swaps:
+        stats["improved_at"] = time.perf_counter()
 
     # 5. time left over (the search converged early) tightens the bound
     remaining = time_limit - (time.perf_counter() - t0)
@@ -628,17 +711,6 @@ def _rounded_bound(value: float, integral: bool) -> float:
     """A bound rounded up when every total is an integer (never below zero)."""
     value = max(float(value), 0.0)
     return float(np.ceil(value - 1e-6)) if integral else value
-
-
-def _bound_costs(arc: np.ndarray, bounds: Bounds) -> np.ndarray:
-    """Member → venue costs for the bound: a forbidden pair costs a large finite amount.
-
-    Allowing forbidden pairs at any cost is a relaxation, so the bound stays valid.
-    """
-    if bounds.allowed is None:
-        return arc
-    big = 10.0 * float(arc.max(initial=0.0)) + 1.0
-    return np.where(bounds.allowed, arc, big)
 
 
 _FAMILY_WORDS = {

@@ -71,6 +71,55 @@ def test_knapsack_bound_and_fixing_keep_every_better_layout(case):
             assert not lb.closed_venues(upper, step=1.0)[np.unique(venue_of)].any()
 
 
+@st.composite
+def sized(draw):
+    """Tiny instances with a minimum and maximum size, with or without a weight cap."""
+    n = draw(st.integers(5, 7))
+    p = draw(st.integers(2, 3))
+    lo = draw(st.integers(1, n // p))
+    hi = draw(st.integers(max(lo, -(-n // p)), n))
+    seed = draw(st.integers(0, 10_000))
+    rng = np.random.default_rng(seed)
+    xy = rng.random((n, 2)) * 100
+    costs = np.floor(np.hypot(*(xy[:, None] - xy[None]).transpose(2, 0, 1)))
+    weights = rng.integers(1, 10, n).astype(float)
+    cap = float(draw(st.integers(int(weights.max()), int(weights.sum()))))
+    capped = draw(st.booleans())
+    slack = draw(st.sampled_from([0.0, 1.0, 3.0, 10.0]))
+    return costs, lo, hi, p, (weights, cap) if capped else None, slack
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sized())
+def test_fixing_with_size_bounds_keeps_every_better_layout(case):
+    """With a minimum size the subproblem forces members in; a forced pair is never dropped."""
+    costs, lo, hi, p, capped, slack = case
+    n = len(costs)
+    weights, cap = capped if capped else (None, np.inf)
+    totals = {}
+    for venue_of in _layouts(n, p):
+        sizes = np.bincount(venue_of, minlength=n)[np.unique(venue_of)]
+        if sizes.min() < lo or sizes.max() > hi:
+            continue
+        if weights is not None and not _feasible(venue_of, weights, cap):
+            continue
+        totals[tuple(venue_of)] = float(costs[np.arange(n), venue_of].sum())
+    if not totals:
+        return
+    optimum = min(totals.values())
+    bounds = Bounds(n, lo, hi, p, weights=weights, max_weight=cap)
+    lb = lagrangian_bound(costs, bounds, optimum + 5, time_limit=0.5)
+    assert lb.value <= optimum + 1e-6
+    upper = optimum + slack + 1.0
+    kept = lb.open_pairs(costs, upper, step=1.0)
+    closed = lb.closed_venues(upper, step=1.0)
+    for layout, total in totals.items():
+        if total <= upper - 1.0:
+            venue_of = np.array(layout)
+            assert kept[np.arange(n), venue_of].all(), (layout, total, optimum)
+            assert not closed[np.unique(venue_of)].any()
+
+
 def test_exact_knapsack_is_tighter_than_its_lp_relaxation(monkeypatch):
     rng = np.random.default_rng(3)
     n, p = 40, 4
