@@ -27,7 +27,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 
 import numpy as np
@@ -132,11 +132,16 @@ def improve(
         return None
 
     near, near_of = None, None  # each cluster's nearest clusters, for these venues
+    # up to `workers` disjoint neighbourhoods are re-solved at any time; each result
+    # is taken as soon as it is ready (a slow re-solve does not hold up the others)
+    # and applied only if its clusters have not changed since it was drawn
+    running: dict[Future, tuple] = {}
+    finished = False
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        while left() > 0:
-            if stop is not None and stop.is_set():
-                break
-            if shared is not None:
+        while running or not finished:
+            if not finished and (left() <= 0 or (stop is not None and stop.is_set())):
+                finished = True
+            if not finished and shared is not None and not running:
                 other, other_cost = shared.get()
                 if other_cost < cost - 1e-9 * max(abs(cost), 1.0):
                     venue_of, cost = other, other_cost
@@ -144,44 +149,46 @@ def improve(
                     changed_at = {int(v): step_no for v in np.unique(venue_of)}
                     stats["adopted"] = stats.get("adopted", 0) + 1
             if cost - lower_bound <= stop_gap * cost:
-                break
-            venues = np.unique(venue_of)
-            if near is None or not np.array_equal(venues, near_of):
-                between = costs[np.ix_(venues, venues)]
-                between = between + between.T
-                near = np.argsort(between, axis=1, kind="stable")[:, : 2 * top + 1]
-                near_of = venues
-            batch: list[tuple[int, ...]] = []
-            busy: set[int] = set()
-            for _ in range(workers):
+                finished = True
+            while not finished and len(running) < workers:
+                venues = np.unique(venue_of)
+                if near is None or not np.array_equal(venues, near_of):
+                    between = costs[np.ix_(venues, venues)]
+                    between = between + between.T
+                    near = np.argsort(between, axis=1, kind="stable")[:, : 2 * top + 1]
+                    near_of = venues
+                busy = {v for job in running.values() for v in job[0]}
                 group = draw(venues, near, busy)
-                if group is not None:
-                    batch.append(group)
-                    busy.update(group)
-            if not batch:
-                # every neighbourhood drawn is settled: widen them, or stop
-                if m >= top:
-                    stats["converged"] = True
+                if group is None:
                     break
-                m += 1
-                continue
-            jobs = []
-            for group in batch:
                 members = np.flatnonzero(np.isin(venue_of, group))
                 local = {int(c): k for k, c in enumerate(members)}
                 hint = np.array([local[int(v)] for v in venue_of[members]])
                 limit = min(move_time, max(left(), 0.05))
                 version = max(changed_at[v] for v in group)
                 future = pool.submit(solve, members, hint, len(group), seed + step_no, limit)
-                jobs.append((group, version, members, hint, future))
+                running[future] = (group, version, members, hint)
                 step_no += 1
-            for group, version, members, hint, future in jobs:
+            if not running:
+                if finished:
+                    break
+                # every neighbourhood drawn is settled: widen them, or stop
+                if m >= top:
+                    stats["converged"] = True
+                    break
+                m += 1
+                continue
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for future in done:
+                group, version, members, hint = running.pop(future)
                 sub, part, found, proven = future.result()
                 stats["moves"] += 1
                 if found is None and proven:
                     stats["pruned_moves"] += 1
                 recent.append(not proven)
                 stats["timed_out_moves"] += int(not proven)
+                if any(changed_at.get(v, np.inf) > version for v in group):
+                    continue  # the layout changed under it (a shared layout was taken up)
                 better = False
                 if found is not None:
                     before, after = value(sub, hint, part), value(sub, found, part)
@@ -196,6 +203,7 @@ def improve(
                     changed_at.pop(v, None)
                 new_venues = members[found]
                 venue_of[members] = new_venues
+                step_no += 1
                 for v in np.unique(new_venues):
                     changed_at[int(v)] = step_no
                 cost += after - before
@@ -213,7 +221,7 @@ def improve(
             elif stall >= max(2 * p // m, 8) and m < top:
                 m, stall = m + 1, 0
             elif patience is not None and m >= top and stall >= patience:
-                break
+                finished = True
     stats["clusters_per_move"] = m
     stats["seconds"] = time.perf_counter() - t0
     return venue_of, stats
