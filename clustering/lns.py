@@ -93,6 +93,9 @@ def improve(
 
     cost = value(costs, venue_of, objective)
     stats = {"moves": 0, "improving_moves": 0, "pruned_moves": 0, "timed_out_moves": 0}
+    # where the re-solves' time goes (summed over the threads)
+    for key in ("bound_seconds", "build_seconds", "solve_seconds"):
+        stats[key] = 0.0
     p = bounds.n_clusters
     top = min(max_clusters_per_move, p)
     m = min(clusters_per_move, p)
@@ -181,8 +184,10 @@ def improve(
             done, _ = wait(list(running), return_when=FIRST_COMPLETED)
             for future in done:
                 group, version, members, hint = running.pop(future)
-                sub, part, found, proven = future.result()
+                sub, part, found, proven, timing = future.result()
                 stats["moves"] += 1
+                for key, seconds in timing.items():
+                    stats[key] += seconds
                 if found is None and proven:
                     stats["pruned_moves"] += 1
                 recent.append(not proven)
@@ -236,9 +241,12 @@ def _resolve(
     Lagrangian bound first settles it when nothing better exists, and removes
     the member → venue pairs no better sub-layout can use. Returns their
     costs, their part of the objective, the new ``venue_of`` (``None`` when
-    nothing was found) and whether the result is proven best for the
-    neighbourhood.
+    nothing was found), whether the result is proven best for the
+    neighbourhood, and the seconds spent on the bound, on building the CP-SAT
+    model and in CP-SAT.
     """
+    t0 = time.perf_counter()
+    timing = {"bound_seconds": 0.0, "build_seconds": 0.0, "solve_seconds": 0.0}
     sub = costs[np.ix_(members, members)]
     part = None if objective is None else objective.restricted(members)
     rules = bounds.restricted(members, k)
@@ -257,8 +265,9 @@ def _resolve(
         )
         # every term beyond the member → venue costs is never negative, so the
         # bound on those costs bounds the whole sub-objective
+        timing["bound_seconds"] = time.perf_counter() - t0
         if lb.value >= current - step - 1e-9 * max(abs(current), 1.0):
-            return sub, part, None, True
+            return sub, part, None, True, timing
         kept = lb.open_pairs(relaxed, current, step=step)
         if rules.allowed is not None:
             kept &= rules.allowed
@@ -277,7 +286,9 @@ def _resolve(
         objective=part,
         stop=stop,
     )
-    return sub, part, result.venue_of, result.status == "OPTIMAL"
+    timing["build_seconds"] = result.build_seconds
+    timing["solve_seconds"] = result.seconds - result.build_seconds
+    return sub, part, result.venue_of, result.status == "OPTIMAL", timing
 
 
 def repair(
@@ -325,7 +336,7 @@ def repair(
             left = time_limit - (time.perf_counter() - t0)
             if left <= 0:
                 break
-            _, _, found, _ = _resolve(
+            _, _, found, _, _ = _resolve(
                 costs, bounds, objective, members, hint, len(group), scale, seed, min(left, 5.0)
             )
             if found is not None:

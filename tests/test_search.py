@@ -58,13 +58,13 @@ def test_pruned_resolve_finds_the_optimum_and_settles_it(seed):
     members = np.arange(8)
     # from a poor layout: the re-solve reaches the optimum and proves it
     start = construct(costs, xy, bounds, seed=seed)
-    _, _, found, proven = _resolve(costs, bounds, None, members, start, 2, 1.0, 0, 5.0, step=1.0)
+    _, _, found, proven, _ = _resolve(costs, bounds, None, members, start, 2, 1.0, 0, 5.0, step=1.0)
     got = start if found is None else found
     assert layout_cost(costs, got) == optimum
     assert proven
     assert not bounds.violations(got)
     # from the optimum: settled (by the bound or by CP-SAT), never made worse
-    _, _, found, proven = _resolve(costs, bounds, None, members, best, 2, 1.0, 0, 5.0, step=1.0)
+    _, _, found, proven, _ = _resolve(costs, bounds, None, members, best, 2, 1.0, 0, 5.0, step=1.0)
     assert proven
     assert found is None or layout_cost(costs, found) == optimum
 
