@@ -49,14 +49,17 @@ class CpSatResult:
 
 
 class _Watcher(cp_model.CpSolverSolutionCallback):
-    def __init__(self, scale, lower_bound, stop_gap, progress, t0):
+    def __init__(self, scale, lower_bound, stop_gap, progress, t0, on_solution=None, read=None):
         super().__init__()
         self.scale, self.lower_bound, self.stop_gap = scale, lower_bound, stop_gap
         self.progress, self.t0, self.solutions = progress, t0, 0
+        self.on_solution, self.read = on_solution, read
 
     def on_solution_callback(self) -> None:
         self.solutions += 1
         objective = self.ObjectiveValue() / self.scale
+        if self.on_solution is not None:
+            self.on_solution(self.read(self.boolean_value))
         if self.progress is not None:
             self.progress(
                 Progress(time.perf_counter() - self.t0, objective, self.lower_bound, "cp-sat")
@@ -116,6 +119,7 @@ def solve_cpsat(
     linearization_level: int = 2,
     objective: Objective | None = None,
     stop: threading.Event | None = None,
+    on_solution: Callable[[np.ndarray], None] | None = None,
 ) -> CpSatResult:
     """Solve the restricted capacitated p-median with CP-SAT.
 
@@ -135,6 +139,9 @@ def solve_cpsat(
     stop
         An event that, once set (from another thread), ends the search early
         with the best layout found so far.
+    on_solution
+        Called with each improving layout (``venue_of``) as CP-SAT finds it, e.g.
+        to share it with a search running beside this one.
     linearization_level
         2 gives CP-SAT the full LP relaxation, which is strong for p-median
         models: on Hampshire neighbourhoods of 4–5 clusters it proved optimality
@@ -176,7 +183,14 @@ def solve_cpsat(
     solver.parameters.num_workers = int(workers)
     solver.parameters.random_seed = int(seed)
     solver.parameters.linearization_level = int(linearization_level)
-    watcher = _Watcher(scale, lower_bound, stop_gap, progress, t0)
+
+    def read(value) -> np.ndarray:
+        venue_of = np.empty(n, dtype=np.int64)
+        for i in range(n):
+            venue_of[i] = next(int(j) for j in cand[i] if value(x[i, int(j)]))
+        return venue_of
+
+    watcher = _Watcher(scale, lower_bound, stop_gap, progress, t0, on_solution, read)
     built = time.perf_counter() - t0
     if stop is None:
         status = solver.solve(model, watcher)
@@ -201,9 +215,7 @@ def solve_cpsat(
         return CpSatResult(
             None, name, None, None, time.perf_counter() - t0, watcher.solutions, exact, built
         )
-    venue_of = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        venue_of[i] = next(int(j) for j in cand[i] if solver.boolean_value(x[i, int(j)]))
+    venue_of = read(solver.boolean_value)
     return CpSatResult(
         venue_of,
         name,

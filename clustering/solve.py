@@ -500,6 +500,31 @@ def _solve_part(
         upper = objective.cost(costs, venue_of)
         arc_upper = heuristic.layout_cost(arc, venue_of)
 
+    # a small part: with a second core, the large-neighbourhood search starts now and
+    # runs beside the bound, the kernel search and the exact model (sharing the best layout)
+    integral = not objective.has_contrast and bool(np.array_equal(arc, np.floor(arc)))
+    fixing_step = 1.0 if integral else 0.0
+    shared = stop = pool = concurrent = None
+    if venue_of is not None and bounds.n_clusters > 2 and workers > 1 and n <= FULL_MODEL_MAX:
+        shared, stop = Incumbent(venue_of, upper), threading.Event()
+        pool = ThreadPoolExecutor(max_workers=1)
+        concurrent = pool.submit(
+            lns.improve,
+            costs,
+            bounds,
+            venue_of,
+            scale=scale,
+            time_limit=time_limit - (time.perf_counter() - t0),
+            seed=seed,
+            workers=workers - 1,
+            stop_gap=gap_target,
+            progress=lambda e: report("lns", e.objective, -np.inf),
+            objective=objective,
+            step=fixing_step,
+            shared=shared,
+            stop=stop,
+        )
+
     # 2. lower bound of the whole part: the Lagrangian bound of the member → venue
     #    costs (travel and arc terms); every other term is never negative
     t = time.perf_counter()
@@ -514,16 +539,16 @@ def _solve_part(
     )
     # integer costs (e.g. whole minutes, floored distances) give integer totals,
     # so a bound can be rounded up
-    integral = not objective.has_contrast and bool(np.array_equal(arc, np.floor(arc)))
     lower = _rounded_bound(lb.value, integral)
     stats.update(bound_seconds=time.perf_counter() - t, bound_iterations=lb.iterations)
     report("construction", upper, lower)
+    if shared is not None:  # what the search beside the bound found meanwhile
+        venue_of, upper = shared.get()
 
     # 3. improvement. Lagrangian fixing closes the venues no better layout can
     #    open; when what is left is small, CP-SAT takes every member → venue pair
     #    and its proof covers the whole part
     remaining = time_limit - (time.perf_counter() - t0)
-    fixing_step = 1.0 if integral else 0.0
 
     def kept_pairs() -> np.ndarray | None:
         if not np.isfinite(upper):
@@ -554,14 +579,15 @@ def _solve_part(
         objective=objective,
         progress=lambda value: report("kernel", value, lower),
     )
-    concurrent = None
     if searching and full and upper - lower > gap_target * upper:
         # a part small enough for the exact model: kernel search, then the exact
         # model for the proof, while (with a second core) the large-neighbourhood
         # search runs beside them; the three share the best layout
-        shared = Incumbent(venue_of, upper)
-        stop = threading.Event()
-        if workers > 1:
+        if shared is None:
+            shared, stop = Incumbent(venue_of, upper), threading.Event()
+        if concurrent is not None:
+            pass  # started before the bound
+        elif workers > 1:
             pool = ThreadPoolExecutor(max_workers=1)
             concurrent = pool.submit(
                 lns.improve,
@@ -631,6 +657,10 @@ def _solve_part(
             stop_gap=gap_target,
             progress=lambda e: report("cp-sat", e.objective, lower),
             objective=objective,
+            # the search beside it refines each layout CP-SAT finds
+            on_solution=None
+            if concurrent is None
+            else (lambda found: shared.offer(found, objective.cost(costs, found))),
         )
         stats.update(cpsat_status=result.status, cpsat_seconds=result.seconds)
         if result.venue_of is not None:
