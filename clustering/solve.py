@@ -2,9 +2,10 @@
 
 Pipeline: resolve the size rule (cheap infeasibility checks) → costs →
 construction (k-means venues + min-cost-flow assignment) → Lagrangian lower
-bound of the whole problem → improvement (CP-SAT on the whole model when it is
-small, large-neighbourhood search with exact CP-SAT re-solves otherwise) →
-the independent checker → :class:`~clustering.layout.Layout`.
+bound of the whole problem → improvement (large-neighbourhood search with
+exact CP-SAT re-solves; for parts small enough, kernel search and CP-SAT on
+the whole model beside it on the other core) → the independent checker →
+:class:`~clustering.layout.Layout`.
 """
 
 from __future__ import annotations
