@@ -506,24 +506,34 @@ def _solve_part(
     integral = not objective.has_contrast and bool(np.array_equal(arc, np.floor(arc)))
     fixing_step = 1.0 if integral else 0.0
     shared = stop = pool = concurrent = None
-    if venue_of is not None and bounds.n_clusters > 2 and workers > 1 and n <= FULL_MODEL_MAX:
-        shared, stop = Incumbent(venue_of, upper), threading.Event()
+
+    def search_beside(start: np.ndarray, seconds: float, **args: Any):
+        """The neighbourhood search on a thread of its own, sharing the best layout."""
         pool = ThreadPoolExecutor(max_workers=1)
-        concurrent = pool.submit(
+        future = pool.submit(
             lns.improve,
             costs,
             bounds,
-            venue_of,
-            scale=scale,
-            time_limit=time_limit - (time.perf_counter() - t0),
-            seed=seed,
+            start,
+            time_limit=seconds,
             workers=workers - 1,
+            shared=shared,
+            stop=stop,
+            **args,
+        )
+        return pool, future
+
+    if venue_of is not None and bounds.n_clusters > 2 and workers > 1 and n <= FULL_MODEL_MAX:
+        shared, stop = Incumbent(venue_of, upper), threading.Event()
+        pool, concurrent = search_beside(
+            venue_of,
+            time_limit - (time.perf_counter() - t0),
+            scale=scale,
+            seed=seed,
             stop_gap=gap_target,
             progress=lambda e: report("lns", e.objective, -np.inf),
             objective=objective,
             step=fixing_step,
-            shared=shared,
-            stop=stop,
         )
 
     # 2. lower bound of the whole part: the Lagrangian bound of the member → venue
@@ -586,22 +596,9 @@ def _solve_part(
         # search runs beside them; the three share the best layout
         if shared is None:
             shared, stop = Incumbent(venue_of, upper), threading.Event()
-        if concurrent is not None:
-            pass  # started before the bound
-        elif workers > 1:
-            pool = ThreadPoolExecutor(max_workers=1)
-            concurrent = pool.submit(
-                lns.improve,
-                costs,
-                bounds,
-                venue_of,
-                time_limit=remaining,
-                workers=workers - 1,
-                shared=shared,
-                stop=stop,
-                **lns_args,
-            )
-        else:
+        if concurrent is None and workers > 1:
+            pool, concurrent = search_beside(venue_of, remaining, **lns_args)
+        elif concurrent is None:
             venue_of, lns_stats = lns.improve(
                 costs,
                 bounds,
