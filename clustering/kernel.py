@@ -27,6 +27,7 @@ import numpy as np
 
 from .bound import LowerBound
 from .cpsat import solve_cpsat
+from .heuristic import layout_cost
 from .objective import Objective
 from .spec import Bounds
 
@@ -126,7 +127,7 @@ def kernel_search(
         if result.venue_of is None:
             continue
         value = (
-            float(costs[idx, result.venue_of].sum())
+            layout_cost(costs, result.venue_of)
             if objective is None
             else objective.cost(costs, result.venue_of)
         )

@@ -88,10 +88,7 @@ def improve(
     rng = np.random.default_rng(seed)
     venue_of = venue_of.copy()
 
-    def value(sub_costs: np.ndarray, local: np.ndarray, part: Objective | None) -> float:
-        return layout_cost(sub_costs, local) if part is None else part.cost(sub_costs, local)
-
-    cost = value(costs, venue_of, objective)
+    cost = _value(costs, venue_of, objective)
     stats = {"moves": 0, "improving_moves": 0, "pruned_moves": 0, "timed_out_moves": 0}
     # where the re-solves' time goes (summed over the threads)
     for key in ("bound_seconds", "build_seconds", "solve_seconds"):
@@ -196,7 +193,7 @@ def improve(
                     continue  # the layout changed under it (a shared layout was taken up)
                 better = False
                 if found is not None:
-                    before, after = value(sub, hint, part), value(sub, found, part)
+                    before, after = _value(sub, hint, part), _value(sub, found, part)
                     better = after < before - 1e-9 * max(abs(before), 1.0)
                 if not better:
                     stall += 1
@@ -232,6 +229,11 @@ def improve(
     return venue_of, stats
 
 
+def _value(costs: np.ndarray, venue_of: np.ndarray, objective: Objective | None) -> float:
+    """The total of ``venue_of``: travel alone, or the whole (restricted) objective."""
+    return layout_cost(costs, venue_of) if objective is None else objective.cost(costs, venue_of)
+
+
 def _resolve(
     costs, bounds, objective, members, hint, k, scale, seed, limit, *, step=None, stop=None
 ):
@@ -251,7 +253,7 @@ def _resolve(
     part = None if objective is None else objective.restricted(members)
     rules = bounds.restricted(members, k)
     if step is not None and len(members) > 2 * k:
-        current = layout_cost(sub, hint) if part is None else part.cost(sub, hint)
+        current = _value(sub, hint, part)
         arc = sub if part is None else part.arc_costs(sub)
         relaxed = bound.relaxed_costs(arc, rules)
         idx = np.arange(len(members))

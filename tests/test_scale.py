@@ -33,16 +33,22 @@ def _feasible(venue_of, weights, cap):
     return all(weights[venue_of == v].sum() <= cap + 1e-9 for v in np.unique(venue_of))
 
 
-@st.composite
-def weighted(draw):
-    n = draw(st.integers(5, 7))
-    p = draw(st.integers(2, 3))
+def _floored(draw, n: int):
+    """Floored distances between ``n`` random points, whole weights and a cap they fit."""
     seed = draw(st.integers(0, 10_000))
     rng = np.random.default_rng(seed)
     xy = rng.random((n, 2)) * 100
     costs = np.floor(np.hypot(*(xy[:, None] - xy[None]).transpose(2, 0, 1)))
     weights = rng.integers(1, 10, n).astype(float)
     cap = float(draw(st.integers(int(weights.max()), int(weights.sum()))))
+    return costs, weights, cap
+
+
+@st.composite
+def weighted(draw):
+    n = draw(st.integers(5, 7))
+    p = draw(st.integers(2, 3))
+    costs, weights, cap = _floored(draw, n)
     return costs, weights, cap, p
 
 
@@ -78,12 +84,7 @@ def sized(draw):
     p = draw(st.integers(2, 3))
     lo = draw(st.integers(1, n // p))
     hi = draw(st.integers(max(lo, -(-n // p)), n))
-    seed = draw(st.integers(0, 10_000))
-    rng = np.random.default_rng(seed)
-    xy = rng.random((n, 2)) * 100
-    costs = np.floor(np.hypot(*(xy[:, None] - xy[None]).transpose(2, 0, 1)))
-    weights = rng.integers(1, 10, n).astype(float)
-    cap = float(draw(st.integers(int(weights.max()), int(weights.sum()))))
+    costs, weights, cap = _floored(draw, n)
     capped = draw(st.booleans())
     slack = draw(st.sampled_from([0.0, 1.0, 3.0, 10.0]))
     return costs, lo, hi, p, (weights, cap) if capped else None, slack
