@@ -46,6 +46,10 @@ __all__ = ["Progress", "form_clusters"]
 FULL_MODEL_MAX = 120
 #: member → venue pairs up to which CP-SAT takes every pair left open by the bound
 FULL_PAIRS_MAX = 15_000
+#: pairs left open by the bound up to which a larger part still gets the kernel
+#: search (restricted exact models); a better layout shrinks the pairs left open,
+#: often below ``FULL_PAIRS_MAX``, and the exact model then runs on them
+KERNEL_PAIRS_MAX = 60_000
 #: centres above which a part is cut into areas solved one by one (memory and
 #: time grow as the square of a part's size)
 PART_MAX = 2000
@@ -432,7 +436,22 @@ def _start_for(start: Layout | None, frame: pd.DataFrame, rows: np.ndarray) -> n
     return out
 
 
-def _solve_part(
+def _solve_part(*args: Any, **kwargs: Any) -> tuple[np.ndarray, float, dict[str, Any], Any]:
+    """Construction → bound → improvement for one part; returns ``venue_of``, bound, stats.
+
+    A search started on a thread beside the others is stopped and waited for
+    however the part ends, an exception included.
+    """
+    beside: list[tuple[ThreadPoolExecutor, threading.Event]] = []
+    try:
+        return _solve_part_steps(*args, beside=beside, **kwargs)
+    finally:
+        for pool, stop in beside:
+            stop.set()
+            pool.shutdown(wait=True)
+
+
+def _solve_part_steps(
     costs: np.ndarray,
     start: np.ndarray | None,
     xy: np.ndarray,
@@ -446,8 +465,8 @@ def _solve_part(
     gap_target: float,
     report: Callable[[str, float, float], None],
     name: str,
-) -> tuple[np.ndarray, float, dict[str, Any]]:
-    """Construction → bound → improvement for one part; returns ``venue_of``, bound, stats."""
+    beside: list[tuple[ThreadPoolExecutor, threading.Event]],
+) -> tuple[np.ndarray, float, dict[str, Any], Any]:
     t0 = time.perf_counter()
     n = len(costs)
     arc = objective.arc_costs(costs)
@@ -510,6 +529,7 @@ def _solve_part(
     def search_beside(start: np.ndarray, seconds: float, **args: Any):
         """The neighbourhood search on a thread of its own, sharing the best layout."""
         pool = ThreadPoolExecutor(max_workers=1)
+        beside.append((pool, stop))
         future = pool.submit(
             lns.improve,
             costs,
@@ -573,6 +593,7 @@ def _solve_part(
 
     kept = kept_pairs()
     full = n <= FULL_MODEL_MAX or (kept is not None and kept.sum() <= FULL_PAIRS_MAX)
+    kernel_sized = full or (kept is not None and kept.sum() <= KERNEL_PAIRS_MAX)
     searching = venue_of is not None and bounds.n_clusters > 2
     lns_args = dict(
         scale=scale,
@@ -590,10 +611,13 @@ def _solve_part(
         objective=objective,
         progress=lambda value: report("kernel", value, lower),
     )
-    if searching and full and upper - lower > gap_target * upper:
+    if searching and kernel_sized and upper - lower > gap_target * upper:
         # a part small enough for the exact model: kernel search, then the exact
         # model for the proof, while (with a second core) the large-neighbourhood
-        # search runs beside them; the three share the best layout
+        # search runs beside them; the three share the best layout. A part somewhat
+        # larger gets the kernel search too: the layout it finds may leave few
+        # enough pairs open for the exact model, else the neighbourhood search
+        # takes every core for the time left
         if shared is None:
             shared, stop = Incumbent(venue_of, upper), threading.Event()
         if concurrent is None and workers > 1:
@@ -609,7 +633,7 @@ def _solve_part(
                 shared=shared,
                 **lns_args,
             )
-            stats.update({f"lns_{k}": v for k, v in lns_stats.items()})
+            _add_stats(stats, "lns_", lns_stats)
         left = time_limit - (time.perf_counter() - t0)
         stats.update(
             kernel_search(
@@ -626,12 +650,29 @@ def _solve_part(
         venue_of, upper = shared.get()
         remaining = time_limit - (time.perf_counter() - t0)
         kept = kept_pairs()
+        full = full or kept.sum() <= FULL_PAIRS_MAX
+        if not full:
+            if concurrent is not None:
+                stop.set()
+                _add_stats(stats, "lns_", concurrent.result()[1])
+                pool.shutdown()
+                pool = concurrent = None
+            venue_of, upper = shared.get()
+            remaining = time_limit - (time.perf_counter() - t0)
+            if remaining > 0.2 and upper - lower > gap_target * upper:
+                venue_of, lns_stats = lns.improve(
+                    costs, bounds, venue_of, time_limit=remaining, workers=workers, **lns_args
+                )
+                _add_stats(stats, "lns_", lns_stats)
+                upper = objective.cost(costs, venue_of)
+                remaining = time_limit - (time.perf_counter() - t0)
+                kept = kept_pairs()
     elif searching and upper - lower > gap_target * upper:
         # a large part: exact re-solves of neighbouring clusters on every core
         venue_of, lns_stats = lns.improve(
             costs, bounds, venue_of, time_limit=remaining, workers=workers, **lns_args
         )
-        stats.update({f"lns_{k}": v for k, v in lns_stats.items()})
+        _add_stats(stats, "lns_", lns_stats)
         upper = objective.cost(costs, venue_of)
         remaining = time_limit - (time.perf_counter() - t0)
     cp_bounds = bounds
@@ -685,9 +726,8 @@ def _solve_part(
 
     if concurrent is not None:
         stop.set()
-        _, lns_stats = concurrent.result()
+        _add_stats(stats, "lns_", concurrent.result()[1])
         pool.shutdown()
-        stats.update({f"lns_{k}": v for k, v in lns_stats.items()})
         shared.offer(venue_of, objective.cost(costs, venue_of))
         venue_of, upper = shared.get()
 
@@ -712,6 +752,18 @@ def _solve_part(
             report("bound", upper, lower)
         stats["bound_iterations"] += more.iterations
     return venue_of, lower, stats, lb.multipliers
+
+
+def _add_stats(stats: dict[str, Any], prefix: str, more: dict[str, Any]) -> None:
+    """Add a search's counts and seconds to ``stats`` (other entries: the latest)."""
+    for key, value in more.items():
+        name = prefix + key
+        old = stats.get(name)
+        summable = isinstance(value, int | float) and not isinstance(value, bool)
+        if summable and isinstance(old, int | float) and key != "clusters_per_move":
+            stats[name] = old + value
+        else:
+            stats[name] = value
 
 
 def _cut_bound(rows, xy, multipliers, rule, parts, part, costs, objective) -> float:

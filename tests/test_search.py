@@ -161,3 +161,37 @@ def test_weighted_layout_side_by_side_is_checked_and_bounded(workers):
     assert layout.lower_bound <= optimum + 1e-3
     assert layout.objective >= optimum - 1e-3
     assert 0 <= layout.stats["best_found_seconds"] <= layout.stats["seconds"]
+
+
+def _schools(n: int, seed: int):
+    rng = np.random.default_rng(seed)
+    xy = rng.random((n, 2)) * 30_000
+    frame = pd.DataFrame({"id": [f"s{i}" for i in range(n)], "x": xy[:, 0] + 450_000})
+    frame["y"] = xy[:, 1] + 130_000
+    return load_centres(frame, crs="EPSG:27700")
+
+
+def test_part_too_big_for_the_whole_model_still_gets_the_kernel_search():
+    # 160 centres: above the size for the exact model from the start, but few enough
+    # pairs left open by the bound for the kernel search (and, once it improves the
+    # layout, perhaps the exact model)
+    centres = _schools(160, seed=3)
+    rule = SizeRule(8, 12)
+    layout = form_clusters(centres, rule, time_limit=8, seed=0, workers=2, baselines=False)
+    assert check_layout(layout, rule).ok
+    assert layout.stats["kernel_models"] >= 1
+    assert layout.lower_bound <= layout.objective + 1e-6
+
+
+def test_search_beside_is_stopped_when_another_step_fails(monkeypatch):
+    import clustering.solve as solve
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("kernel search failed")
+
+    monkeypatch.setattr(solve, "kernel_search", broken)
+    before = threading.active_count()
+    with pytest.raises(RuntimeError, match="kernel search failed"):
+        form_clusters(_schools(60, seed=1), SizeRule(4, 8), time_limit=60, workers=2)
+    # the neighbourhood search started beside the bound was stopped and joined
+    assert threading.active_count() == before
