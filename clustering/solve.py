@@ -50,6 +50,10 @@ FULL_PAIRS_MAX = 15_000
 #: search (restricted exact models); a better layout shrinks the pairs left open,
 #: often below ``FULL_PAIRS_MAX``, and the exact model then runs on them
 KERNEL_PAIRS_MAX = 60_000
+#: ... and only when the bound has closed at least this share of the pairs. A
+#: loose bound (as on most school data: Surrey's leaves 97 % open) ranks venues
+#: poorly, and such parts keep the neighbourhood search on every core, as before
+KERNEL_PAIRS_SHARE = 0.5
 #: centres above which a part is cut into areas solved one by one (memory and
 #: time grow as the square of a part's size)
 PART_MAX = 2000
@@ -593,7 +597,9 @@ def _solve_part_steps(
 
     kept = kept_pairs()
     full = n <= FULL_MODEL_MAX or (kept is not None and kept.sum() <= FULL_PAIRS_MAX)
-    kernel_sized = full or (kept is not None and kept.sum() <= KERNEL_PAIRS_MAX)
+    kernel_sized = full or (
+        kept is not None and kept.sum() <= min(KERNEL_PAIRS_MAX, KERNEL_PAIRS_SHARE * n * n)
+    )
     searching = venue_of is not None and bounds.n_clusters > 2
     lns_args = dict(
         scale=scale,
