@@ -524,8 +524,9 @@ def _solve_part_steps(
         upper = objective.cost(costs, venue_of)
         arc_upper = heuristic.layout_cost(arc, venue_of)
 
-    # a small part: with a second core, the large-neighbourhood search starts now and
-    # runs beside the bound, the kernel search and the exact model (sharing the best layout)
+    # with a second core the large-neighbourhood search starts now and runs beside the
+    # bound (and, in a small part, beside the kernel search and the exact model, sharing
+    # the best layout)
     integral = not objective.has_contrast and bool(np.array_equal(arc, np.floor(arc)))
     fixing_step = 1.0 if integral else 0.0
     shared = stop = pool = concurrent = None
@@ -547,7 +548,16 @@ def _solve_part_steps(
         )
         return pool, future
 
-    if venue_of is not None and bounds.n_clusters > 2 and workers > 1 and n <= FULL_MODEL_MAX:
+    def finish_beside() -> None:
+        """Stop the search beside and take its counts (its best layout is in ``shared``)."""
+        nonlocal pool, concurrent
+        if concurrent is not None:
+            stop.set()
+            _add_stats(stats, "lns_", concurrent.result()[1])
+            pool.shutdown()
+            pool = concurrent = None
+
+    if venue_of is not None and bounds.n_clusters > 2 and workers > 1:
         shared, stop = Incumbent(venue_of, upper), threading.Event()
         pool, concurrent = search_beside(
             venue_of,
@@ -658,11 +668,7 @@ def _solve_part_steps(
         kept = kept_pairs()
         full = full or kept.sum() <= FULL_PAIRS_MAX
         if not full:
-            if concurrent is not None:
-                stop.set()
-                _add_stats(stats, "lns_", concurrent.result()[1])
-                pool.shutdown()
-                pool = concurrent = None
+            finish_beside()
             venue_of, upper = shared.get()
             remaining = time_limit - (time.perf_counter() - t0)
             if remaining > 0.2 and upper - lower > gap_target * upper:
@@ -674,7 +680,12 @@ def _solve_part_steps(
                 remaining = time_limit - (time.perf_counter() - t0)
                 kept = kept_pairs()
     elif searching and upper - lower > gap_target * upper:
-        # a large part: exact re-solves of neighbouring clusters on every core
+        # a large part: exact re-solves of neighbouring clusters on every core (the
+        # search that ran beside the bound hands over its best layout)
+        finish_beside()
+        if shared is not None:
+            venue_of, upper = shared.get()
+        remaining = time_limit - (time.perf_counter() - t0)
         venue_of, lns_stats = lns.improve(
             costs, bounds, venue_of, time_limit=remaining, workers=workers, **lns_args
         )
@@ -730,10 +741,8 @@ def _solve_part_steps(
                 + _likely_conflict(costs, bounds, seed=seed)
             )
 
-    if concurrent is not None:
-        stop.set()
-        _add_stats(stats, "lns_", concurrent.result()[1])
-        pool.shutdown()
+    if shared is not None:
+        finish_beside()
         shared.offer(venue_of, objective.cost(costs, venue_of))
         venue_of, upper = shared.get()
 
