@@ -20,9 +20,12 @@ left between a layout and the bound is the LP's integrality gap (plus whatever
 the layout lacks), and only a stronger relaxation (cuts, branching) closes it.
 
 Geography only: straight-line metres in the loader's projected CRS, sizes 8–12,
-``p`` as the engine resolves it. Outputs in ``DIR``: ``lp_bound.csv`` (sample, n, p,
-lp_km, rounds, pairs, lp_seconds, lagrangian_km, lagrangian_seconds,
-lagrangian_below_lp_pct) and ``run.json`` (command, versions, machine, rows).
+``p`` as the engine resolves it. No pricing round starts after ``--max-seconds``; a row
+that stopped there says ``converged = False`` and its ``lp_km`` is then only an upper
+limit on the LP (still an upper limit on every bound of this family).
+Outputs in ``DIR``: ``lp_bound.csv`` (sample, n, p, lp_km, converged, rounds, pairs,
+lp_seconds, status, lagrangian_km, lagrangian_seconds, lagrangian_below_lp_pct) and
+``run.json`` (command, versions, machine, rows).
 """
 
 from __future__ import annotations
@@ -85,17 +88,32 @@ def _restricted(dist: np.ndarray, members, venues, p: int, lo: int, hi: int):
     )
 
 
-def lp_relaxation(dist: np.ndarray, p: int, lo: int, hi: int, nearest: int) -> dict:
-    """The LP of the size-bounded p-median on every pair, by column generation."""
+def lp_relaxation(
+    dist: np.ndarray, p: int, lo: int, hi: int, nearest: int, max_seconds: float = 600.0
+) -> dict:
+    """The LP of the size-bounded p-median on every pair, by column generation.
+
+    ``converged`` says whether no pair priced negative at the end; if not (no new
+    round starts after ``max_seconds``), ``lp_km`` is the restricted LP's value:
+    an upper limit on the full LP, not the LP.
+    """
     n = len(dist)
     k = min(nearest, n)
     near = np.argsort(dist, axis=0)[:k]  # venue j's k nearest members (j first)
     members, venues = near.T.ravel().astype(np.int64), np.repeat(np.arange(n), k)
     t0 = time.perf_counter()
-    for rounds in range(1, 1000):
+    converged = False
+    rounds = 0
+    while time.perf_counter() - t0 < max_seconds:
+        rounds += 1
         res = _restricted(dist, members, venues, p, lo, hi)
         if res.status != 0:
-            return {"lp_km": float("nan"), "rounds": rounds, "status": str(res.message)}
+            return {
+                "lp_km": float("nan"),
+                "converged": False,
+                "rounds": rounds,
+                "status": str(res.message),
+            }
         m = len(members)
         u = res.eqlin.marginals[:n]
         mu = res.ineqlin.marginals[m : m + n]
@@ -108,11 +126,13 @@ def lp_relaxation(dist: np.ndarray, p: int, lo: int, hi: int, nearest: int) -> d
         add = reduced[rows, cols] < -PRICE_TOL
         print(f"  round {rounds}: LP {res.fun / 1000:,.3f} km, {m} pairs, {add.sum()} to add")
         if not add.any():
+            converged = True
             break
         members = np.concatenate([members, rows[add]])
         venues = np.concatenate([venues, cols[add]])
     return {
         "lp_km": float(res.fun) / 1000,
+        "converged": converged,
         "rounds": rounds,
         "pairs": len(members),
         "lp_seconds": time.perf_counter() - t0,
@@ -128,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--nearest", type=int, default=25)
     parser.add_argument("--bound-seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--max-seconds", type=float, default=600.0, help="no pricing round starts after this"
+    )
     args = parser.parse_args(argv)
 
     import clustering
@@ -143,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         xy = np.column_stack([frame.geometry.x.to_numpy(), frame.geometry.y.to_numpy()])
         dist = np.hypot(xy[:, 0][:, None] - xy[:, 0][None, :], xy[:, 1][:, None] - xy[:, 1])
         print(f"{sample}: {n} schools, p = {p}", flush=True)
-        row = {"sample": sample, "n": n, "p": p, **lp_relaxation(dist, p, 8, 12, args.nearest)}
+        lp = lp_relaxation(dist, p, MIN_SIZE, MAX_SIZE, args.nearest, args.max_seconds)
+        row = {"sample": sample, "n": n, "p": p, **lp}
         t = time.perf_counter()
         lb = bound.lagrangian_bound(
             dist,
