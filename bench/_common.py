@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+#: the real samples the benchmarks run on, by name
+SAMPLES = {
+    "hampshire": REPO_ROOT / "data" / "sample" / "hampshire_primary_schools_2022.csv",
+    "surrey": REPO_ROOT / "data" / "sample" / "surrey_primary_schools_2022.csv",
+    "kentucky": REPO_ROOT / "data" / "sample" / "kentucky_schools_2016_17.csv",
+}
+#: the size bounds of the peer comparisons ("roughly ten")
+MIN_SIZE, MAX_SIZE = 8, 12
 
 
 def jsonable(value: Any) -> Any:

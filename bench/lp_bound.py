@@ -46,13 +46,11 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
+if str(REPO_ROOT / "bench") not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT / "bench"))
 
-SAMPLES = {
-    "hampshire": REPO_ROOT / "data" / "sample" / "hampshire_primary_schools_2022.csv",
-    "surrey": REPO_ROOT / "data" / "sample" / "surrey_primary_schools_2022.csv",
-    "kentucky": REPO_ROOT / "data" / "sample" / "kentucky_schools_2016_17.csv",
-}
-MIN_SIZE, MAX_SIZE = 8, 12
+from _common import MAX_SIZE, MIN_SIZE, SAMPLES  # noqa: E402
+
 #: reduced cost below which a pair is added (metres)
 PRICE_TOL = 1e-6
 

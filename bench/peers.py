@@ -57,14 +57,8 @@ if str(REPO_ROOT) not in sys.path:
 if str(REPO_ROOT / "bench") not in sys.path:
     sys.path.insert(0, str(REPO_ROOT / "bench"))
 
-from _common import jsonable  # noqa: E402
+from _common import MAX_SIZE, MIN_SIZE, SAMPLES, jsonable  # noqa: E402
 
-SAMPLES = {
-    "hampshire": REPO_ROOT / "data" / "sample" / "hampshire_primary_schools_2022.csv",
-    "surrey": REPO_ROOT / "data" / "sample" / "surrey_primary_schools_2022.csv",
-    "kentucky": REPO_ROOT / "data" / "sample" / "kentucky_schools_2016_17.csv",
-}
-MIN_SIZE, MAX_SIZE = 8, 12
 SEED = 0
 WORKERS = 2
 #: address-space cap of the spopt child (model building for thousands of schools is large)

@@ -628,6 +628,7 @@ def _solve_part_steps(
         objective=objective,
         progress=lambda value: report("kernel", value, lower),
     )
+    every_core = searching and not kernel_sized
     if searching and kernel_sized and upper - lower > gap_target * upper:
         # a part small enough for the exact model: kernel search, then the exact
         # model for the proof, while (with a second core) the large-neighbourhood
@@ -668,20 +669,14 @@ def _solve_part_steps(
         remaining = time_limit - (time.perf_counter() - t0)
         kept = kept_pairs()
         full = full or kept.sum() <= FULL_PAIRS_MAX
-        if not full:
+        if not full:  # still too large for the exact model
             finish_beside()
             venue_of, upper = shared.get()
-            remaining = time_limit - (time.perf_counter() - t0)
-            if remaining > 0.2 and upper - lower > gap_target * upper:
-                venue_of, lns_stats = lns.improve(
-                    costs, bounds, venue_of, time_limit=remaining, workers=workers, **lns_args
-                )
-                _add_stats(stats, "lns_", lns_stats)
-                upper = objective.cost(costs, venue_of)
-                remaining = time_limit - (time.perf_counter() - t0)
-                kept = kept_pairs()
-    elif searching and upper - lower > gap_target * upper:
-        # a large part: exact re-solves of neighbouring clusters on every core
+            every_core = True
+    if every_core and upper - lower > gap_target * upper:
+        # a large part (or one the kernel search left too large for the exact model):
+        # exact re-solves of neighbouring clusters on every core
+        remaining = time_limit - (time.perf_counter() - t0)
         venue_of, lns_stats = lns.improve(
             costs, bounds, venue_of, time_limit=remaining, workers=workers, **lns_args
         )
