@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import clustering
     from clustering import SizeRule, check_layout, form_clusters, load_centres
-    from clustering.objective import Weights
+    from clustering.model.objective import Weights
 
     centres = load_centres(SAMPLES[args.sample])
     rule = SizeRule(8, 12)

@@ -152,8 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import clustering
-    from clustering import bound
-    from clustering.spec import Bounds, resolve
+    from clustering.model.sizes import Bounds, resolve
+    from clustering.solver import bound
 
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []

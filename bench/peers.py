@@ -604,7 +604,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
 
     import clustering
-    from clustering.spec import resolve
+    from clustering.model.sizes import resolve
 
     rows: list[dict[str, Any]] = []
     details: dict[str, Any] = {}

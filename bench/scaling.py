@@ -150,9 +150,9 @@ def child(spec: dict) -> None:
         from synthetic import crs_of, england_like
 
         import clustering
-        from clustering.objective import Weights
-        from clustering.rules import Constraints
-        from clustering.spec import Quota
+        from clustering.model.objective import Weights
+        from clustering.model.rules import Constraints
+        from clustering.model.sizes import Quota
 
         result["import_seconds"] = time.perf_counter() - t_start
 

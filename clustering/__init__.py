@@ -1,5 +1,13 @@
 """Form clusters of schools: compact, verified, with an honest optimality gap.
 
+The package is laid out by the stages data flows through, one way:
+``input`` (reading and validating files) → ``model`` (sizes, rules, objective,
+costs, scenarios: the compiled problem) → ``solver`` (construction, bound,
+CP-SAT, searches) → ``analysis`` (checker, metrics, explanations, re-forming,
+baselines) → ``output`` (exports, report, maps) → ``api`` (the pipeline,
+the estimator, sweeps) → ``cli``. A stage imports only the stages before it;
+``docs/architecture.md`` draws them.
+
 >>> import clustering
 >>> centres = clustering.load_centres("data/sample/hampshire_primary_schools_2022.csv")
 >>> layout = clustering.form_clusters(centres, clustering.SizeRule(8, 12), time_limit=10)
@@ -7,33 +15,48 @@
 True
 """
 
-from .check import CheckReport, check_layout
+from .analysis.check import CheckReport, check_layout
+from .analysis.explain import explain_centre, explanations
+from .analysis.metrics import cluster_summary, contrast_summary, overall_summary
+from .analysis.reform import moves
+from .api.form import form_clusters, run_scenario
 from .errors import ClusteringError, InfeasibleError, InputError, SolverError
-from .export import write_outputs
-from .layout import Layout
-from .load import Centres, load_centres
-from .metrics import cluster_summary, overall_summary
-from .scenario import Scenario, load_scenario, run_scenario, scenario_to_toml
-from .solve import Progress, form_clusters
-from .spec import SizeRule
+from .input.files import PreviousLayout, read_previous
+from .input.load import Centres, load_centres
+from .model.layout import Layout
+from .model.objective import Weights
+from .model.rules import Constraints
+from .model.scenario import Scenario, load_scenario, scenario_to_toml
+from .model.sizes import Quota, SizeRule
+from .output.export import write_outputs
+from .solver.progress import Progress
 
 __all__ = [
     "Centres",
     "CheckReport",
     "ClusteringError",
+    "Constraints",
     "InfeasibleError",
     "InputError",
     "Layout",
+    "PreviousLayout",
     "Progress",
+    "Quota",
     "Scenario",
     "SizeRule",
     "SolverError",
+    "Weights",
     "check_layout",
     "cluster_summary",
+    "contrast_summary",
+    "explain_centre",
+    "explanations",
     "form_clusters",
     "load_centres",
     "load_scenario",
+    "moves",
     "overall_summary",
+    "read_previous",
     "run_scenario",
     "scenario_to_toml",
     "write_outputs",

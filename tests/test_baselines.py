@@ -10,8 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clustering import baselines
-from clustering.baselines import (
+from clustering.analysis.baselines import (
     GEOGRAPHY_ONLY,
     NOT_AVAILABLE,
     THIS_LAYOUT,
@@ -19,13 +18,14 @@ from clustering.baselines import (
     contrast_price,
     district_venues,
     evaluate,
-    kmeans_constrained_venues,
 )
-from clustering.costs import euclidean_costs
-from clustering.export import write_outputs
-from clustering.layout import Layout, venue_labels
-from clustering.objective import Weights, build_objective
-from clustering.spec import SizeRule, resolve
+from clustering.model.costs import euclidean_costs
+from clustering.model.layout import Layout, venue_labels
+from clustering.model.objective import Weights, build_objective
+from clustering.model.sizes import SizeRule, resolve
+from clustering.output.export import write_outputs
+from clustering.output.tables import rounded
+from clustering.solver.kmeans import kmeans_constrained_venues
 
 
 def _points(n: int, seed: int) -> np.ndarray:
@@ -357,7 +357,7 @@ def test_write_outputs_writes_baselines_when_set(tmp_path: Path) -> None:
     assert written["baseline"].tolist() == [THIS_LAYOUT, GEOGRAPHY_ONLY, "k-means"]
     assert written["note"].fillna("").tolist() == ["", "", NOT_AVAILABLE]
     assert written["total_travel_km"].isna().tolist() == [False, False, True]
-    expected = baselines.rounded(layout.baselines)
+    expected = rounded(layout.baselines)
     assert written.loc[0, "total_travel_km"] == pytest.approx(expected.loc[0, "total_travel_km"])
     assert written.loc[0, "total_travel_km"] == pytest.approx(
         layout.centres["distance"].sum() / 1000.0, abs=0.05
@@ -376,7 +376,7 @@ def test_write_outputs_without_baselines_writes_no_file(tmp_path: Path) -> None:
 
 
 def test_rounded_keeps_km_to_one_decimal_and_prices_to_two() -> None:
-    price = baselines.rounded(contrast_price(_hand_table())).set_index("part")
+    price = rounded(contrast_price(_hand_table())).set_index("part")
     assert price.loc["members_moved", "km_per_unit_removed"] == 4.29  # 30 / 7
-    table = baselines.rounded(_hand_table().assign(total_travel_km=[130.04, 100.06, 400.0]))
+    table = rounded(_hand_table().assign(total_travel_km=[130.04, 100.06, 400.0]))
     assert table["total_travel_km"].tolist() == [130.0, 100.1, 400.0]

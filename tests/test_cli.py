@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from clustering.cli import _parser, _scenario, main
-from clustering.scenario import EXCLUDED_BY_SCENARIO, load_scenario
+from clustering.input.files import EXCLUDED_BY_SCENARIO
+from clustering.model.scenario import load_scenario
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 HAMPSHIRE = SAMPLE / "hampshire_primary_schools_2022.csv"

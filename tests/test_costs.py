@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clustering.costs import Costs, euclidean_costs, read_cost_matrix
 from clustering.errors import InputError
+from clustering.model.costs import Costs, euclidean_costs, read_cost_matrix
 
 # asymmetric minutes: TIMES[(a, b)] is the time from a to b
 TIMES = {

@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clustering import InfeasibleError, SizeRule, check_layout, form_clusters, load_centres
-from clustering.bound import lagrangian_bound
-from clustering.costs import euclidean_costs
-from clustering.heuristic import assign_to_venues, construct, layout_cost
-from clustering.spec import resolve
+from clustering.model.costs import euclidean_costs
+from clustering.model.sizes import resolve
+from clustering.solver.bound import lagrangian_bound
+from clustering.solver.construct import assign_to_venues, construct, layout_cost
 
 
 def _centres(xy: np.ndarray, pupils: np.ndarray | None = None):
@@ -235,7 +235,7 @@ def test_form_clusters_is_reproducible_with_one_worker():
     spread=st.floats(0.0, 3.0),
 )
 def test_sparse_venue_values_equal_dense_ones(seed, n, lo, spread):
-    from clustering.bound import _Candidates
+    from clustering.solver.bound import _Candidates
 
     rng = np.random.default_rng(seed)
     xy = np.vstack([rng.normal(0, 1000, (n // 2, 2)), rng.random((n - n // 2, 2)) * 50_000])
@@ -306,7 +306,7 @@ def _split_town():
 
 
 def test_contrast_weights_mix_clusters_at_a_travel_cost():
-    from clustering.objective import Weights
+    from clustering.model.objective import Weights
 
     centres = _split_town()
     rule = SizeRule(8, 12)
@@ -329,7 +329,7 @@ def test_contrast_weights_mix_clusters_at_a_travel_cost():
 
 
 def test_checker_recomputes_contrast_in_the_objective():
-    from clustering.objective import Weights
+    from clustering.model.objective import Weights
 
     centres = _split_town()
     rule = SizeRule(8, 12)
@@ -344,7 +344,7 @@ def test_checker_recomputes_contrast_in_the_objective():
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(instances(), st.floats(0, 5), st.floats(0, 20))
 def test_contrast_instances_give_checked_layouts(case, w_fsm, w_ur):
-    from clustering.objective import Weights
+    from clustering.model.objective import Weights
 
     xy, rule, seed = case
     rng = np.random.default_rng(seed)
@@ -423,7 +423,7 @@ def _with_phase(n: int, seed: int):
 
 @pytest.mark.parametrize(("n", "seed"), [(60, 0), (200, 1)])
 def test_every_cluster_gets_its_quota(n, seed):
-    from clustering.spec import Quota
+    from clustering.model.sizes import Quota
 
     centres, _ = _with_phase(n, seed)
     rule = SizeRule(8, 12, quotas=(Quota("phase", "Secondary", min=1, max=3),))
@@ -434,7 +434,7 @@ def test_every_cluster_gets_its_quota(n, seed):
 
 
 def test_quota_that_cannot_be_met_is_explained():
-    from clustering.spec import Quota
+    from clustering.model.sizes import Quota
 
     centres, phase = _with_phase(60, 0)
     have = int((phase == "secondary").sum())
@@ -444,7 +444,7 @@ def test_quota_that_cannot_be_met_is_explained():
 
 
 def test_checker_catches_a_broken_quota():
-    from clustering.spec import Quota
+    from clustering.model.sizes import Quota
 
     centres, _ = _with_phase(60, 0)
     layout = form_clusters(centres, SizeRule(8, 12), time_limit=2)

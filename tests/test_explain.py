@@ -9,12 +9,13 @@ import pandas as pd
 import pytest
 
 from clustering import SizeRule, form_clusters, load_centres, write_outputs
+from clustering.analysis.explain import can_explain, explain_centre, explanation_text, explanations
+from clustering.analysis.reform import moves, moves_summary
 from clustering.cli import main
-from clustering.explain import can_explain, explain_centre, explanation_text, explanations
-from clustering.objective import Weights
-from clustering.reform import moves, moves_summary
-from clustering.rules import Constraints, read_previous
-from clustering.spec import Quota
+from clustering.input.files import read_previous
+from clustering.model.objective import Weights
+from clustering.model.rules import Constraints
+from clustering.model.sizes import Quota
 
 
 def _frame(n: int, seed: int, *, span: float = 20_000.0) -> pd.DataFrame:
@@ -93,8 +94,8 @@ def weighted():
 
 def test_every_reported_change_equals_a_brute_recomputation(weighted):
     layout = weighted
-    objective = layout.context["objective"]
-    matrix = layout.context["costs"].matrix
+    objective = layout.problem.objective
+    matrix = layout.problem.costs.matrix
     base = _venue_of(layout)
     base_cost = objective.cost(matrix, base)
     base_parts = objective.parts(matrix, base)
@@ -116,7 +117,7 @@ def test_every_reported_change_equals_a_brute_recomputation(weighted):
 
 def test_distance_and_rank_match_the_matrix(weighted):
     layout = weighted
-    matrix = layout.context["costs"].matrix
+    matrix = layout.problem.costs.matrix
     base = _venue_of(layout)
     venues = np.unique(base)
     table = explanations(layout).set_index("centre_id")
@@ -227,7 +228,7 @@ def test_excluded_and_unknown_centres():
     assert "closing in July" in explanation_text(layout, "c07")
     with pytest.raises(Exception, match="not in the layout"):
         explain_centre(layout, "nope")
-    assert not can_explain(replace(layout, context={}))
+    assert not can_explain(replace(layout, problem=None))
 
 
 # --- re-forming --------------------------------------------------------------------------
@@ -279,8 +280,8 @@ def test_reforming_reports_who_left_joined_stayed_and_moved(reformed):
 
 def test_moving_back_is_priced_exactly(reformed):
     _, second, _ = reformed
-    objective = second.context["objective"]
-    matrix = second.context["costs"].matrix
+    objective = second.problem.objective
+    matrix = second.problem.costs.matrix
     base = _venue_of(second)
     row = _rows(second)
     table = moves(second)
@@ -323,9 +324,9 @@ def test_outputs_and_report_hold_explanations_and_moves(reformed):
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "Re-forming: who moved and why" in html
     assert "no longer in the input" in html
-    # a layout without the solver's context gets neither file, and no error
+    # a layout without its solved problem gets neither file, and no error
     bare = folder / "bare"
-    files = write_outputs(replace(second, context={}), bare)
+    files = write_outputs(replace(second, problem=None), bare)
     assert "explanations" not in files
     assert not (bare / "explanations.csv").exists()
     assert not (bare / "moves.csv").exists()

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from clustering.errors import InputError
-from clustering.load import load_centres, read_table
+from clustering.input.load import load_centres, read_table
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 HAMPSHIRE = SAMPLE / "hampshire_primary_schools_2022.csv"

@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from clustering.export import write_outputs
-from clustering.layout import Layout
-from clustering.metrics import cluster_summary, overall_summary
-from clustering.report import cluster_colours, render_map, write_report
+from clustering.analysis.metrics import cluster_summary, overall_summary
+from clustering.model.layout import Layout
+from clustering.output.export import write_outputs
+from clustering.output.report import cluster_colours, render_map, write_report
 
 # three groups of ten centres, west to east, around easting 450 000 northing 130 000
 CENTRES_XY = [(442_000.0, 130_000.0), (450_000.0, 135_000.0), (458_000.0, 128_000.0)]

@@ -28,18 +28,11 @@ from clustering import (
     form_clusters,
     load_centres,
 )
-from clustering.costs import euclidean_costs
-from clustering.objective import Weights
-from clustering.rules import (
-    Constraints,
-    PreviousLayout,
-    compile_rules,
-    eligible,
-    read_groups,
-    read_pairs,
-    read_previous,
-)
-from clustering.spec import Quota
+from clustering.input.files import PreviousLayout, read_groups, read_pairs, read_previous
+from clustering.model.costs import euclidean_costs
+from clustering.model.objective import Weights
+from clustering.model.rules import Constraints, compile_rules, eligible
+from clustering.model.sizes import Quota
 
 #: every test here stays far below this (seconds); a hang fails instead of blocking
 pytestmark = pytest.mark.timeout(120)
@@ -1189,7 +1182,7 @@ def test_shared_cluster_count_keeps_the_bound_valid():
 @pytest.mark.xfail(
     strict=True,
     reason="engine limitation: with a hard boundary, a given n_clusters is shared among the "
-    "areas by their sizes (solve._allocate), not by cost, so the layout can be far from "
+    "areas by their sizes (solver.parts.allocate), not by cost, so the layout can be far from "
     "optimal (here 36 300 m against 541 m)",
 )
 def test_shared_cluster_count_goes_where_it_costs_least():

@@ -11,11 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clustering import SizeRule, check_layout, form_clusters, load_centres
-from clustering import bound as bound_module
-from clustering import solve as solve_module
-from clustering.bound import _Candidates, lagrangian_bound, sparse_bound
-from clustering.costs import StraightLines, euclidean_costs
-from clustering.spec import Bounds
+from clustering.model.costs import StraightLines, euclidean_costs
+from clustering.model.sizes import Bounds
+from clustering.solver import bound as bound_module
+from clustering.solver import parts as solve_module
+from clustering.solver.bound import _Candidates, lagrangian_bound, sparse_bound
 
 
 def _layouts(n: int, p: int):

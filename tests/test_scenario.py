@@ -10,17 +10,12 @@ import pandas as pd
 import pytest
 
 from clustering import InputError, SizeRule
+from clustering.api.form import run_scenario
 from clustering.cli import main
-from clustering.objective import Weights
-from clustering.rules import Constraints, PreviousLayout
-from clustering.scenario import (
-    EXCLUDED_BY_SCENARIO,
-    Scenario,
-    load_scenario,
-    read_exclusions,
-    run_scenario,
-    scenario_to_toml,
-)
+from clustering.input.files import EXCLUDED_BY_SCENARIO, PreviousLayout, read_exclusions
+from clustering.model.objective import Weights
+from clustering.model.rules import Constraints
+from clustering.model.scenario import Scenario, load_scenario, scenario_to_toml
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 
@@ -193,7 +188,7 @@ def test_cli_reports_bad_scenario_without_traceback(tmp_path, capsys):
 
 
 def test_quotas_in_a_scenario(tmp_path):
-    from clustering.spec import Quota
+    from clustering.model.sizes import Quota
 
     path = tmp_path / "q.toml"
     path.write_text(

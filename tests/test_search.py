@@ -10,12 +10,13 @@ import pandas as pd
 import pytest
 
 from clustering import SizeRule, check_layout, form_clusters, load_centres
-from clustering.bound import lagrangian_bound
-from clustering.cpsat import solve_cpsat
-from clustering.heuristic import construct, layout_cost
-from clustering.kernel import Incumbent, kernel_search
-from clustering.lns import _resolve, improve
-from clustering.spec import Bounds
+from clustering.model.sizes import Bounds
+from clustering.solver.bound import lagrangian_bound
+from clustering.solver.construct import construct, layout_cost
+from clustering.solver.cpsat import solve_cpsat
+from clustering.solver.incumbent import Incumbent
+from clustering.solver.kernel import kernel_search
+from clustering.solver.lns import _resolve, improve
 
 
 def _weighted(n: int, p: int, seed: int, fill: float = 0.9):
@@ -184,7 +185,7 @@ def test_part_too_big_for_the_whole_model_still_gets_the_kernel_search():
 
 
 def test_search_beside_is_stopped_when_another_step_fails(monkeypatch):
-    import clustering.solve as solve
+    import clustering.solver.part as solve
 
     def broken(*args, **kwargs):
         raise RuntimeError("kernel search failed")

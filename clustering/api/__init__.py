@@ -1,0 +1,1 @@
+"""Python entry points: form clusters from frames or scenario files, estimator, sweeps."""

@@ -1,0 +1,277 @@
+"""Form clusters: the pipeline every entry point runs.
+
+Compile the problem (:func:`clustering.model.problem.build_problem`) → solve it
+(:func:`clustering.solver.solve`) → the layout → the independent checker
+(:func:`clustering.analysis.check.check_layout`) → the baselines beside it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..analysis.check import check_layout
+from ..errors import InputError
+from ..input.load import Centres
+from ..model.layout import Layout, cluster_labels
+from ..model.objective import Weights
+from ..model.problem import Problem, build_problem
+from ..model.rules import Constraints
+from ..model.scenario import Scenario, scenario_centres
+from ..model.sizes import SizeRule
+from ..solver.engine import Solution, solve
+from ..solver.progress import Progress
+from .baselines import baselines_beside
+from .provenance import versions
+
+__all__ = ["form_clusters", "run_scenario"]
+
+
+def form_clusters(
+    centres: Centres,
+    rule: SizeRule | None = None,
+    *,
+    distances: str | Path | pd.DataFrame | None = None,
+    weights: Weights | None = None,
+    constraints: Constraints | None = None,
+    time_limit: float = 30.0,
+    seed: int = 0,
+    workers: int = 2,
+    gap_target: float = 1e-4,
+    progress: Callable[[Progress], None] | None = None,
+    baselines: bool = True,
+    start: Layout | None = None,
+) -> Layout:
+    """Form clusters of ``centres`` that meet ``rule`` and ``constraints`` at least cost.
+
+    Every cluster meets at a venue that is one of its members; the objective is
+    the total member → venue distance (a capacitated p-median), plus the
+    weighted contrast, themes, partnership, stability and boundary terms that
+    ``weights`` asks for.
+
+    Parameters
+    ----------
+    centres
+        Validated centres from :func:`clustering.load_centres`.
+    rule
+        Sizes (default 8–12), optional weight bounds, cluster count and quotas.
+    distances
+        A travel-time or distance matrix file (see
+        :func:`clustering.model.costs.read_cost_matrix`); straight lines otherwise.
+        A square ``DataFrame`` indexed (rows and columns) by centre id is
+        accepted too. Centres missing from the matrix are excluded with that
+        reason.
+    weights
+        The weight of each part of the objective (see :class:`clustering.Weights`);
+        travel alone by default.
+    constraints
+        Links, partnerships, coordinators, maximum distance, boundary, consent,
+        exclusions and the previous layout with its locks (see
+        :class:`clustering.Constraints`).
+    time_limit
+        Seconds for the whole solve (construction, bound and improvement).
+    seed
+        Seeds every random choice.
+    workers
+        CP-SAT search workers.
+    gap_target
+        Stop early once the gap to the lower bound is at most this fraction.
+    progress
+        Called with objective and bound as they improve (from worker threads).
+    baselines
+        Also form the layouts people would otherwise use — geography only (the
+        same rules, travel weight alone; given a third of ``time_limit`` more),
+        k-means with size bounds, and existing districts as clusters — and put
+        them beside this one in ``Layout.baselines``.
+    start
+        A layout to start from (e.g. the one before a weight changed): where it
+        meets every rule for the centres of a part, the search starts there
+        instead of from a new construction.
+
+    Returns
+    -------
+    Layout
+        A layout that has passed :func:`clustering.check_layout`.
+
+    Raises
+    ------
+    InfeasibleError
+        The rules cannot all hold for these centres (the message says which).
+    SolverError
+        No layout was found within the time limit.
+
+    Examples
+    --------
+    >>> import clustering
+    >>> centres = clustering.load_centres("data/sample/surrey_primary_schools_2022.csv")
+    >>> layout = clustering.form_clusters(centres, clustering.SizeRule(8, 12), time_limit=5)
+    >>> layout.n_clusters, layout.objective >= layout.lower_bound
+    (30, True)
+    """
+    rule = rule or SizeRule()
+    constraints = constraints or Constraints()
+    _check_settings(time_limit=time_limit, seed=seed, workers=workers, gap_target=gap_target)
+    t0 = time.perf_counter()
+    problem = build_problem(
+        centres, rule, distances=distances, weights=weights, constraints=constraints
+    )
+    solution = solve(
+        problem,
+        time_limit=time_limit,
+        seed=seed,
+        workers=workers,
+        gap_target=gap_target,
+        progress=progress,
+        start=_start_rows(start, problem),
+        started=t0,
+    )
+    params = {
+        "rule": rule.to_dict(),
+        "weights": problem.objective.weights.to_dict(),
+        "constraints": constraints.to_dict(),
+        "n_clusters": solution.n_clusters,
+        "distances": _distances_label(distances),
+        "time_limit": time_limit,
+        "seed": seed,
+        "workers": workers,
+        "gap_target": gap_target,
+        "source": problem.centres.source,
+        "schema": problem.centres.schema,
+        "crs": problem.frame.crs.to_string() if problem.frame.crs is not None else None,
+        "versions": versions(),
+    }
+    layout = _layout(problem, solution, params)
+    stats = layout.stats
+    stats["objective_parts"] = problem.objective.parts(problem.costs.matrix, solution.venue_of)
+    stats["seconds"] = time.perf_counter() - t0
+    # the checker reads the matrix file itself, not the engine's parsed copy
+    check = check_layout(
+        layout,
+        rule,
+        input_ids=problem.input_ids,
+        matrix=distances,
+        weights=problem.objective.weights,
+        constraints=constraints,
+    )
+    check.raise_if_failed()
+    layout.objective = check.recomputed_objective
+    layout.status = "optimal" if layout.gap <= 1e-9 else "feasible"
+    stats["checker"] = "passed"
+    if progress is not None:
+        progress(Progress(time.perf_counter() - t0, layout.objective, layout.lower_bound, "done"))
+    if baselines:
+        t = time.perf_counter()
+        layout.baselines = baselines_beside(
+            layout,
+            centres,
+            lambda given, start: form_clusters(
+                given,
+                rule,
+                distances=distances,
+                constraints=constraints,
+                time_limit=max(1.0, time_limit / 3),
+                seed=seed,
+                workers=workers,
+                baselines=False,
+                start=start,
+            ),
+            seed=seed,
+        )
+        stats["baseline_seconds"] = time.perf_counter() - t
+    return layout
+
+
+def run_scenario(
+    scenario: Scenario,
+    *,
+    centres: Centres | None = None,
+    progress: Callable[[Progress], None] | None = None,
+) -> Layout:
+    """Form clusters as the scenario says (loading its centres unless they are given).
+
+    Examples
+    --------
+    >>> import clustering
+    >>> scenario = clustering.load_scenario("data/sample/hampshire.toml")
+    >>> layout = clustering.run_scenario(scenario.with_overrides(time_limit=5))
+    >>> layout.n_clusters
+    43
+    """
+    return form_clusters(
+        centres if centres is not None else scenario_centres(scenario),
+        scenario.sizes,
+        distances=scenario.distances,
+        weights=scenario.weights,
+        constraints=scenario.constraints,
+        time_limit=scenario.time_limit,
+        seed=scenario.seed,
+        workers=scenario.workers,
+        gap_target=scenario.gap_target,
+        progress=progress,
+    )
+
+
+def _layout(problem: Problem, solution: Solution, params: dict) -> Layout:
+    """The solution as a table of the centres taking part (checked next)."""
+    frame = problem.frame.copy()
+    venue_of, n = solution.venue_of, problem.n
+    frame["cluster"] = cluster_labels(venue_of, frame, problem.constraints.previous)
+    frame["is_venue"] = venue_of == np.arange(n)
+    frame["distance"] = problem.costs.matrix[np.arange(n), venue_of]
+    frame["coordinator"] = solution.coordinator
+    return Layout(
+        centres=frame,
+        excluded=problem.centres.excluded.reset_index(drop=True),
+        objective=problem.objective.cost(problem.costs.matrix, venue_of),
+        lower_bound=float(solution.lower_bound),
+        unit=problem.costs.unit,
+        status="feasible",
+        params=params,
+        stats=solution.stats,
+        source=problem.centres.source,
+        problem=problem,
+    )
+
+
+def _start_rows(start: Layout | None, problem: Problem) -> np.ndarray | None:
+    """``start`` as each centre's venue row (``-1`` where it says nothing)."""
+    if start is None:
+        return None
+    given = start.centres
+    venues = given["is_venue"].astype(bool)
+    venue_id = dict(
+        zip(given.loc[venues, "cluster"], given.loc[venues, "centre_id"].astype(str), strict=True)
+    )
+    cluster = dict(zip(given["centre_id"].astype(str), given["cluster"], strict=True))
+    ids = problem.frame["centre_id"].astype(str).to_numpy()
+    row = {cid: k for k, cid in enumerate(ids)}
+    return np.array([row.get(venue_id.get(cluster.get(cid)), -1) for cid in ids], dtype=np.int64)
+
+
+def _check_settings(*, time_limit: float, seed: int, workers: int, gap_target: float) -> None:
+    checks = [
+        ("time_limit", time_limit, np.isfinite(time_limit) and time_limit > 0, "a value above 0 s"),
+        ("seed", seed, float(seed).is_integer() and seed >= 0, "a whole number, 0 or more"),
+        (
+            "workers",
+            workers,
+            float(workers).is_integer() and workers >= 1,
+            "a whole number, 1 or more",
+        ),
+        ("gap_target", gap_target, 0 <= gap_target < 1, "a fraction from 0 up to (not) 1"),
+    ]
+    for name, value, ok, want in checks:
+        if not ok:
+            raise InputError(f"{name} {value!r} is not allowed", fix=f"use {want}")
+
+
+def _distances_label(distances) -> str:
+    if distances is None:
+        return "straight line (metres)"
+    if isinstance(distances, pd.DataFrame):
+        return f"a {len(distances)} x {len(distances.columns)} matrix given in memory"
+    return str(distances)

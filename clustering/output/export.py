@@ -1,0 +1,246 @@
+"""Write a layout to a folder: tables, GeoJSON, a map, a report and a run record."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from shapely.geometry import MultiPoint, mapping
+from shapely.geometry.polygon import orient
+
+from ..analysis.explain import can_explain, explanations
+from ..analysis.metrics import cluster_summary, contrast_summary, distance_scale
+from ..analysis.reform import has_previous, moves
+from ..model.layout import Layout
+from .report import render_map, write_report
+from .tables import rounded, to_jsonable
+
+__all__ = ["HULL_BUFFER_M", "write_outputs"]
+
+#: Clusters are drawn as the convex hull of their members grown by this many metres,
+#: so clusters of one or two centres are still polygons.
+HULL_BUFFER_M = 300.0
+_WGS84 = "EPSG:4326"
+_COORD_DP = 7  # about 1 cm, as RFC 7946 suggests
+
+
+def _dump(obj: Any, path: Path, *, compact: bool = False) -> None:
+    """Write ``obj`` as strict JSON (no NaN); ``compact`` for large GeoJSON (fast, one line)."""
+    if compact:
+        text = json.dumps(obj, ensure_ascii=False, default=str, allow_nan=False)
+    else:
+        text = json.dumps(
+            to_jsonable(obj), indent=2, ensure_ascii=False, default=str, allow_nan=False
+        )
+    path.write_text(text + "\n", encoding="utf-8")
+
+
+def _rounded(geom: shapely.Geometry) -> shapely.Geometry:
+    return shapely.transform(geom, lambda c: np.round(c, _COORD_DP))
+
+
+def _feature_collection(geoms: gpd.GeoSeries, properties: list[dict[str, Any]]) -> dict:
+    features = []
+    for geom, props in zip(geoms, properties, strict=True):
+        if geom.geom_type == "Polygon":
+            geom = orient(geom, sign=1.0)  # RFC 7946: exterior rings counter-clockwise
+        features.append(
+            {"type": "Feature", "properties": props, "geometry": mapping(_rounded(geom))}
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _assignments(layout: Layout) -> pd.DataFrame:
+    factor, suffix = distance_scale(layout.unit)
+    table = layout.assignments.copy()
+    distance = pd.to_numeric(table["distance"], errors="coerce") * factor
+    table[f"distance_{suffix}"] = distance.round(3) if layout.unit == "m" else distance
+    table["is_venue"] = table["is_venue"].astype("boolean")
+    table["excluded_reason"] = table["excluded_reason"].fillna("")
+    columns = [
+        "centre_id",
+        "name",
+        "cluster",
+        "venue_id",
+        "is_venue",
+        f"distance_{suffix}",
+        "excluded_reason",
+    ]
+    if "coordinator" in table.columns:
+        table["coordinator"] = table["coordinator"].astype("boolean")
+        columns.insert(5, "coordinator")
+    return table[columns]
+
+
+def _cluster_geojson(layout: Layout, summary: pd.DataFrame) -> dict:
+    centres = layout.centres
+    labels = centres["cluster"].to_numpy(dtype=np.int64)
+    ids = centres["centre_id"].astype(str).to_numpy()
+    xy = np.column_stack([centres.geometry.x.to_numpy(), centres.geometry.y.to_numpy()])
+    hulls = []
+    properties = []
+    for row in summary.to_dict(orient="records"):
+        members = labels == int(row["cluster"])
+        hulls.append(MultiPoint(xy[members]).convex_hull.buffer(HULL_BUFFER_M))
+        props = to_jsonable(row)
+        props["member_ids"] = ",".join(ids[members])
+        properties.append(props)
+    shapes = gpd.GeoSeries(hulls, crs=centres.crs).to_crs(_WGS84)
+    return _feature_collection(shapes, properties)
+
+
+def _centres_geojson(layout: Layout) -> dict:
+    centres = layout.centres
+    points = centres.geometry.to_crs(_WGS84)
+    venue = centres.loc[centres["is_venue"].astype(bool)].set_index("cluster")["centre_id"]
+    properties = [
+        to_jsonable(
+            {
+                "centre_id": str(cid),
+                "name": name,
+                "cluster": int(k),
+                "venue_id": str(venue.get(k, "")),
+                "is_venue": bool(v),
+                "distance": d,
+            }
+        )
+        for cid, name, k, v, d in zip(
+            centres["centre_id"],
+            centres["name"],
+            centres["cluster"],
+            centres["is_venue"],
+            pd.to_numeric(centres["distance"], errors="coerce"),
+            strict=True,
+        )
+    ]
+    return _feature_collection(points, properties)
+
+
+def write_outputs(layout: Layout, out_dir: str | Path) -> dict[str, Path]:
+    """Write everything a user needs about a layout into ``out_dir``.
+
+    The files are:
+
+    ``assignments.csv``
+        One row per input centre (members, then excluded): ``centre_id``,
+        ``name``, ``cluster``, ``venue_id``, ``is_venue``, ``distance_km``
+        (3 dp; ``distance_<unit>`` for a user matrix) and ``excluded_reason``.
+    ``clusters.csv``
+        :func:`clustering.metrics.cluster_summary`.
+    ``contrast.csv``
+        :func:`~clustering.metrics.contrast_summary`: each attribute's deviation
+        from the area's mix.
+    ``excluded.csv``
+        The excluded centres with their reasons (a header only when none).
+    ``baselines.csv``
+        Only when ``layout.baselines`` is set: the layout beside the baselines
+        (:func:`clustering.baselines.compare`), numbers to 1 decimal.
+    ``explanations.csv``
+        When the layout comes from the engine (``layout.problem``): one row per
+        member saying why it is in its cluster and what its best alternative
+        would cost (:func:`clustering.analysis.explain.explanations`).
+    ``moves.csv``
+        When the layout re-forms a previous one: who stayed, moved, joined or
+        left, and why (:func:`clustering.reform.moves`).
+    ``clusters.geojson``
+        One polygon per cluster in WGS84: the convex hull of its members grown
+        by :data:`HULL_BUFFER_M` metres, with the cluster's summary row and
+        ``member_ids`` (comma-separated) as properties.
+    ``centres.geojson``
+        One point per member in WGS84: ``centre_id``, ``name``, ``cluster``,
+        ``venue_id``, ``is_venue`` and ``distance`` (in ``layout.unit``).
+    ``map.png``, ``report.html``
+        :func:`clustering.output.report.render_map` and
+        :func:`clustering.output.report.write_report` (the map embedded).
+    ``run.json``
+        Parameters, statistics, objective, lower bound, gap (fraction, and
+        ``gap_pct``), unit, status, source, counts and the files written.
+
+    Parameters
+    ----------
+    layout
+        The layout to write. Its centres must have a CRS.
+    out_dir
+        The folder; created when missing. Existing files of the same names
+        are overwritten.
+
+    Returns
+    -------
+    dict
+        File name without extension (``"assignments"``, ``"clusters"``,
+        ``"excluded"``, ``"baselines"`` (when set), ``"explanations"`` and
+        ``"moves"`` (when they can be made), ``"clusters_geojson"``,
+        ``"centres_geojson"``, ``"map"``, ``"report"``, ``"run"``) → path.
+
+    Raises
+    ------
+    ValueError
+        When the centres have no CRS (GeoJSON must be in WGS84).
+    """
+    if layout.centres.crs is None:
+        raise ValueError("the layout's centres have no CRS, so they cannot be written as WGS84")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files: dict[str, Path] = {}
+
+    files["assignments"] = out / "assignments.csv"
+    _assignments(layout).to_csv(files["assignments"], index=False)
+
+    summary = cluster_summary(layout)
+    files["clusters"] = out / "clusters.csv"
+    summary.to_csv(files["clusters"], index=False)
+
+    files["contrast"] = out / "contrast.csv"
+    contrast_summary(layout).to_csv(files["contrast"], index=False)
+
+    files["excluded"] = out / "excluded.csv"
+    excluded = layout.excluded
+    columns = list(excluded.columns) or ["centre_id", "name", "row", "reason"]
+    excluded.reindex(columns=columns).to_csv(files["excluded"], index=False)
+
+    if layout.baselines is not None:
+        files["baselines"] = out / "baselines.csv"
+        rounded(layout.baselines).to_csv(files["baselines"], index=False)
+
+    moved = None
+    if can_explain(layout):
+        files["explanations"] = out / "explanations.csv"
+        explanations(layout).to_csv(files["explanations"], index=False)
+        if has_previous(layout):
+            moved = moves(layout)
+            files["moves"] = out / "moves.csv"
+            moved.to_csv(files["moves"], index=False)
+
+    files["clusters_geojson"] = out / "clusters.geojson"
+    _dump(_cluster_geojson(layout, summary), files["clusters_geojson"], compact=True)
+    files["centres_geojson"] = out / "centres.geojson"
+    _dump(_centres_geojson(layout), files["centres_geojson"], compact=True)
+
+    files["map"] = render_map(layout, out / "map.png")
+    files["report"] = write_report(
+        layout, out / "report.html", summary=summary, map_png=files["map"], moves=moved
+    )
+
+    files["run"] = out / "run.json"
+    record = {
+        "source": layout.source,
+        "status": layout.status,
+        "unit": layout.unit,
+        "objective": layout.objective,
+        "lower_bound": layout.lower_bound,
+        "gap": layout.gap,
+        "gap_pct": 100.0 * layout.gap,
+        "n_centres": len(layout.centres),
+        "n_excluded": len(layout.excluded),
+        "n_clusters": layout.n_clusters,
+        "params": layout.params,
+        "stats": layout.stats,
+        "files": [p.name for p in files.values()],
+    }
+    _dump(record, files["run"])
+    return files

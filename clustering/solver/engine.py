@@ -1,0 +1,201 @@
+"""Solve a compiled problem: locked clusters kept, the rest solved part by part.
+
+:func:`solve` is the solver stage's one entry point. It keeps the locked
+clusters as they were, splits the other centres into independent parts
+(boundary areas, large parts cut in two: :mod:`~clustering.solver.parts`),
+solves each part (:mod:`~clustering.solver.part`: construction → Lagrangian
+bound → kernel search, neighbourhood search and exact CP-SAT → polish), and
+combines the parts' bounds into a valid bound on the whole problem
+(:mod:`~clustering.solver.areas`). It returns arrays, not a layout: the
+checker and the layout are the next stages' business.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from ..model.problem import Problem
+from .areas import cut_bound, shared_count_bound
+from .coordinators import coordinator_of
+from .part import solve_part
+from .parts import parts_of, split_large
+from .progress import Progress
+
+__all__ = ["Solution", "solve"]
+
+
+@dataclass
+class Solution:
+    """What the solver found for a problem (arrays over ``problem.frame``'s rows).
+
+    Attributes
+    ----------
+    venue_of
+        For each centre the row of its cluster's venue.
+    lower_bound
+        A valid lower bound on the objective's member → venue terms over every
+        layout, in cost units.
+    coordinator
+        Whether each centre coordinates its cluster.
+    n_clusters
+        The number of clusters formed.
+    stats
+        Timings and solver figures.
+    """
+
+    venue_of: np.ndarray
+    lower_bound: float
+    coordinator: np.ndarray
+    n_clusters: int
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def solve(
+    problem: Problem,
+    *,
+    time_limit: float,
+    seed: int = 0,
+    workers: int = 2,
+    gap_target: float = 1e-4,
+    progress: Callable[[Progress], None] | None = None,
+    start: np.ndarray | None = None,
+    started: float | None = None,
+) -> Solution:
+    """Solve ``problem`` within ``time_limit`` seconds (counted from ``started``).
+
+    Parameters
+    ----------
+    start
+        A layout to start from, as each centre's venue row (``-1`` where the
+        start says nothing): a part whose centres it covers, and where it
+        meets every rule, starts there instead of from a new construction.
+    started
+        The ``time.perf_counter()`` value the time limit counts from (default: now),
+        so the time spent compiling the problem counts too.
+    """
+    t0 = time.perf_counter() if started is None else started
+    costs, objective = problem.costs, problem.objective
+    compiled, rule = problem.compiled, problem.rule
+    n = problem.n
+    scale = costs.integer_scale()
+    loads = problem.loads
+    quotas = [q for q, _ in problem.quotas]
+    masks = [m for _, m in problem.quotas]
+    hard = problem.hard_bounds()
+    xy = problem.xy
+    stats: dict[str, Any] = {"n_centres": n}
+    if compiled.notes:
+        stats["notes"] = list(compiled.notes)
+
+    # locked clusters keep their members and venue; the rest is solved in parts
+    venue_of = np.full(n, -1, dtype=np.int64)
+    locked = problem.locked
+    for members, venue in locked.values():
+        venue_of[members] = venue
+    free = np.flatnonzero(venue_of < 0)
+    rule_free = replace(rule, quotas=tuple(quotas))
+    if rule.n_clusters is not None:
+        rule_free = replace(rule_free, n_clusters=rule.n_clusters - len(locked))
+    boundary = problem.constraints.boundary
+    parts = parts_of(free, compiled.regions, rule_free, boundary, loads, masks)
+    lower = _locked_cost(problem)
+    n_clusters = sum(b.n_clusters for _, _, b in parts) + len(locked)
+    stats["n_clusters"] = n_clusters
+    stats["parts"] = len(parts)
+    if locked:
+        stats["locked_clusters"] = sorted(locked)
+
+    def report(stage: str, value: float, bound: float) -> None:
+        if progress is not None:
+            progress(Progress(time.perf_counter() - t0, value, bound, stage))
+
+    budget = time_limit - (time.perf_counter() - t0)
+    # a fixed cluster count shared among boundary areas: the areas' bounds hold for
+    # that share only, so the bound comes from the whole free set instead, with
+    # pairs across areas forbidden (valid whatever the share)
+    shared = rule.n_clusters is not None and len(parts) > 1
+    reserve = min(5.0, 0.1 * time_limit) if shared else 0.0
+    parts = split_large(parts, xy, rule_free, loads, masks)
+    stats["areas"] = len(parts)
+    multipliers = np.zeros(n)
+    areas_of = Counter(part for *_, part in parts)
+    cut = {part for part, count in areas_of.items() if count > 1}
+    sizes = np.array([len(rows) for _, rows, _, _ in parts], dtype=float)
+    for k, (name, rows, bounds, part) in enumerate(parts):
+        left = time_limit - reserve - (time.perf_counter() - t0)
+        share = max(left * sizes[k] / sizes[k:].sum(), min(1.0, left)) if len(parts) > 1 else left
+        rules = hard.restricted(rows, 0)
+        bounds = replace(bounds, allowed=rules.allowed, together=rules.together, apart=rules.apart)
+        local, part_lower, part_stats, lam = solve_part(
+            costs.matrix[np.ix_(rows, rows)],
+            _local_start(start, rows),
+            xy[rows],
+            bounds,
+            objective.restricted(rows),
+            scale=scale,
+            time_limit=max(share, 0.2),
+            seed=seed,
+            workers=workers,
+            gap_target=gap_target,
+            report=(lambda st, v, b, nm=name: report(f"{nm}{st}", v, b)),
+            name=name,
+        )
+        venue_of[rows] = rows[local]
+        multipliers[rows] = lam
+        improved_at = part_stats.pop("improved_at", None)
+        if improved_at is not None:
+            stats["best_found_seconds"] = improved_at - t0
+        if part not in cut:
+            lower += part_lower
+        for key, value in part_stats.items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                stats[key] = stats.get(key, 0) + value
+            else:
+                stats[key] = value
+    stats["budget_seconds"] = budget
+    # a part cut into areas: the areas' bounds hold for the cut only; the whole
+    # part's bound comes from their multipliers, evaluated on every pair
+    for part in sorted(cut):
+        rows = np.concatenate([r for _, r, _, q in parts if q == part])
+        lower += cut_bound(rows, xy, multipliers, rule_free, parts, part, costs, objective)
+    if cut:
+        stats["bound_note"] = "areas cut from a large part share one bound (straight lines)"
+    if shared:
+        lower = _locked_cost(problem) + shared_count_bound(
+            objective.arc_at(costs.matrix, *np.ix_(free, free)),
+            venue_of,
+            free,
+            compiled.regions,
+            rule_free,
+            loads,
+            reserve,
+        )
+        stats["bound_note"] = "whole-set bound (the cluster count is shared among areas)"
+    coordinator = coordinator_of(venue_of, costs.matrix, compiled.coordinators)
+    return Solution(venue_of, float(lower), coordinator, n_clusters, stats)
+
+
+def _locked_cost(problem: Problem) -> float:
+    """The member → venue cost of the locked clusters (fixed, so part of every bound)."""
+    arc_at, matrix = problem.objective.arc_at, problem.costs.matrix
+    return float(sum(arc_at(matrix, m, v).sum() for m, v in problem.locked.values()))
+
+
+def _local_start(start: np.ndarray | None, rows: np.ndarray) -> np.ndarray | None:
+    """``start`` for the centres ``rows`` as local venue indices, if it covers them."""
+    if start is None:
+        return None
+    local = {int(r): k for k, r in enumerate(rows)}
+    out = np.empty(len(rows), dtype=np.int64)
+    for k, r in enumerate(rows):
+        venue = local.get(int(start[r]))
+        if venue is None:
+            return None
+        out[k] = venue
+    return out
