@@ -10,7 +10,7 @@ the estimator, sweeps) → ``cli``. A stage imports only the stages before it;
 
 >>> import clustering
 >>> centres = clustering.load_centres("data/sample/hampshire_primary_schools_2022.csv")
->>> layout = clustering.form_clusters(centres, clustering.SizeRule(8, 12), time_limit=10)
+>>> layout = clustering.form_clusters(centres, clustering.SizeRule(8, 12), time_limit=3)
 >>> clustering.check_layout(layout, clustering.SizeRule(8, 12)).ok
 True
 """
@@ -19,6 +19,7 @@ from .analysis.check import CheckReport, check_layout
 from .analysis.explain import explain_centre, explanations
 from .analysis.metrics import cluster_summary, contrast_summary, overall_summary
 from .analysis.reform import moves
+from .api.estimator import ClusterFormer
 from .api.form import form_clusters, run_scenario
 from .errors import ClusteringError, InfeasibleError, InputError, SolverError
 from .input.files import PreviousLayout, read_previous
@@ -34,6 +35,7 @@ from .solver.progress import Progress
 __all__ = [
     "Centres",
     "CheckReport",
+    "ClusterFormer",
     "ClusteringError",
     "Constraints",
     "InfeasibleError",

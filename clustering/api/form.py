@@ -45,6 +45,7 @@ def form_clusters(
     progress: Callable[[Progress], None] | None = None,
     baselines: bool = True,
     start: Layout | None = None,
+    deterministic: bool = False,
 ) -> Layout:
     """Form clusters of ``centres`` that meet ``rule`` and ``constraints`` at least cost.
 
@@ -91,6 +92,12 @@ def form_clusters(
         A layout to start from (e.g. the one before a weight changed): where it
         meets every rule for the centres of a part, the search starts there
         instead of from a new construction.
+    deterministic
+        The same centres, settings and seed give the same layout whatever the
+        machine and its load: one CP-SAT worker, no search on a thread beside
+        the others, and ``time_limit`` counted in solver work (CP-SAT's
+        deterministic time and the heuristics' charged work) instead of
+        seconds. A deterministic second is of the order of a wall-clock second.
 
     Returns
     -------
@@ -108,13 +115,15 @@ def form_clusters(
     --------
     >>> import clustering
     >>> centres = clustering.load_centres("data/sample/surrey_primary_schools_2022.csv")
-    >>> layout = clustering.form_clusters(centres, clustering.SizeRule(8, 12), time_limit=5)
+    >>> layout = clustering.form_clusters(centres, clustering.SizeRule(8, 12), time_limit=3)
     >>> layout.n_clusters, layout.objective >= layout.lower_bound
     (30, True)
     """
     rule = rule or SizeRule()
     constraints = constraints or Constraints()
     _check_settings(time_limit=time_limit, seed=seed, workers=workers, gap_target=gap_target)
+    if deterministic:
+        workers = 1
     t0 = time.perf_counter()
     problem = build_problem(
         centres, rule, distances=distances, weights=weights, constraints=constraints
@@ -128,6 +137,7 @@ def form_clusters(
         progress=progress,
         start=_start_rows(start, problem),
         started=t0,
+        deterministic=deterministic,
     )
     params = {
         "rule": rule.to_dict(),
@@ -138,6 +148,7 @@ def form_clusters(
         "time_limit": time_limit,
         "seed": seed,
         "workers": workers,
+        "deterministic": deterministic,
         "gap_target": gap_target,
         "source": problem.centres.source,
         "schema": problem.centres.schema,
@@ -178,6 +189,7 @@ def form_clusters(
                 workers=workers,
                 baselines=False,
                 start=start,
+                deterministic=deterministic,
             ),
             seed=seed,
         )

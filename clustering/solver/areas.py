@@ -11,7 +11,7 @@ from .construct import layout_cost
 __all__ = ["cut_bound", "shared_count_bound"]
 
 
-def shared_count_bound(arc, venue_of, free, regions, rule, loads, seconds) -> float:
+def shared_count_bound(arc, venue_of, free, regions, rule, loads, seconds, clock=None) -> float:
     """Lagrangian bound of the free centres with pairs across areas forbidden."""
     sub = arc  # already read at the free centres
     region = regions[free]
@@ -31,7 +31,12 @@ def shared_count_bound(arc, venue_of, free, regions, rule, loads, seconds) -> fl
     costs = bound.relaxed_costs(sub, bounds)
     upper = layout_cost(costs, start)
     lb = bound.lagrangian_bound(
-        costs, bounds, upper, start=costs[np.arange(len(free)), start], time_limit=seconds
+        costs,
+        bounds,
+        upper,
+        start=costs[np.arange(len(free)), start],
+        time_limit=seconds,
+        clock=clock,
     )
     return max(lb.value, 0.0)
 

@@ -13,7 +13,6 @@ weights fit, cheapest move first.
 
 from __future__ import annotations
 
-import time
 import warnings
 from dataclasses import replace
 
@@ -23,6 +22,7 @@ from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 
 from ..model.sizes import Bounds
+from .clock import Clock
 from .kmeans import kmeans_constrained_venues
 from .medoids import medoids
 
@@ -202,15 +202,16 @@ def construct(
     starts: int = 4,
     scale: float = 1.0,
     time_limit: float | None = None,
+    clock: Clock | None = None,
 ) -> np.ndarray | None:
     """A good layout quickly: the best of ``starts`` k-means starts, polished.
 
     Returns ``venue_of`` (for each centre, the index of its venue) or ``None``
-    if no start met the bounds. With ``time_limit``, starts after the first
-    that succeeded are skipped once it has passed.
+    if no start met the bounds. With ``time_limit`` (counted on ``clock``),
+    starts after the first that succeeded are skipped once it has passed.
     """
-    t0 = time.perf_counter()
-    deadline = None if time_limit is None else t0 + time_limit
+    clock = clock or Clock()
+    deadline = None if time_limit is None else clock.now() + time_limit
     if bounds.allowed is not None:
         restricted = construct(
             np.where(bounds.allowed, costs, np.inf),
@@ -220,6 +221,7 @@ def construct(
             starts=starts,
             scale=scale,
             time_limit=time_limit,
+            clock=clock,
         )
         if restricted is not None:
             return restricted
@@ -231,8 +233,10 @@ def construct(
     bounds = replace(bounds, quotas=disjoint_quotas(bounds.quotas))
     best, best_cost = None, np.inf
     for s in range(starts + 1):
-        if best is not None and deadline is not None and time.perf_counter() > deadline:
+        if best is not None and deadline is not None and clock.now() > deadline:
             break
+        # a start reads the member → venue costs a few times per cluster
+        clock.work(elements=800 * len(xy) * bounds.n_clusters)
         if s < starts:
             venues = _kmeans_venues(xy, bounds.n_clusters, seed + s)
         else:
@@ -247,7 +251,7 @@ def construct(
         if bounds.weights is not None:
             # the first repair may take what it needs; later ones only the time left
             late = None if best is None or deadline is None else deadline
-            venue_of = repair_weights(costs, venue_of, bounds, deadline=late)
+            venue_of = repair_weights(costs, venue_of, bounds, deadline=late, clock=clock)
             if venue_of is None or not quotas_hold(venue_of, bounds):
                 continue
         cost = layout_cost(costs, venue_of)
@@ -270,6 +274,7 @@ def repair_weights(
     *,
     max_moves: int | None = None,
     deadline: float | None = None,
+    clock: Clock | None = None,
 ) -> np.ndarray | None:
     """Move or swap centres between neighbouring clusters until every weight fits.
 
@@ -277,8 +282,9 @@ def repair_weights(
     bounds, take the single move, or the swap of two centres, that removes
     weight violation at the least added travel per unit removed, without
     breaking the count bounds. Returns the repaired ``venue_of``, or ``None`` if
-    it gets stuck or reaches ``deadline`` (a ``time.perf_counter()`` value).
+    it gets stuck or reaches ``deadline`` (a value of ``clock.now()``).
     """
+    clock = clock or Clock()
     w = bounds.weights
     assert w is not None
     venue_of = venue_of.copy()
@@ -299,7 +305,8 @@ def repair_weights(
         bad = np.flatnonzero(excess(load) > 1e-9)
         if len(bad) == 0:
             return venues[label]
-        if deadline is not None and time.perf_counter() > deadline:
+        clock.work(elements=48 * len(w))
+        if deadline is not None and clock.now() > deadline:
             return None
         # the worst few: each step reads O(n) per cluster pair, not O(n) per breach
         bad = bad[np.argsort(-excess(load[bad]), kind="stable")[:3]]

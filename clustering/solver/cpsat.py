@@ -19,6 +19,7 @@ from ortools.sat.python import cp_model
 
 from ..model.objective import ContrastTerm, Objective, PairTerm, ThemeTerm
 from ..model.sizes import Bounds
+from .clock import Clock
 from .progress import Progress
 
 __all__ = ["CpSatResult", "diagnose", "solve_cpsat"]
@@ -111,6 +112,7 @@ def solve_cpsat(
     objective: Objective | None = None,
     stop: threading.Event | None = None,
     on_solution: Callable[[np.ndarray], None] | None = None,
+    clock: Clock | None = None,
 ) -> CpSatResult:
     """Solve the restricted capacitated p-median with CP-SAT.
 
@@ -133,6 +135,9 @@ def solve_cpsat(
     on_solution
         Called with each improving layout (``venue_of``) as CP-SAT finds it, e.g.
         to share it with a search running beside this one.
+    clock
+        The clock ``time_limit`` is counted on (deterministic time or seconds);
+        the solve is charged to it.
     linearization_level
         2 gives CP-SAT the full LP relaxation, which is strong for p-median
         models: on Hampshire neighbourhoods of 4–5 clusters it proved optimality
@@ -170,7 +175,8 @@ def solve_cpsat(
             model.add_hint(var, int(hint[i]) == j)
 
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(0.1, float(time_limit))
+    clock = clock or Clock()
+    clock.limit_cpsat(solver.parameters, max(0.1, float(time_limit)))
     solver.parameters.num_workers = int(workers)
     solver.parameters.random_seed = int(seed)
     solver.parameters.linearization_level = int(linearization_level)
@@ -201,6 +207,9 @@ def solve_cpsat(
         finally:
             done.set()
             guard.join()
+    # building the model reads about one element per variable and term
+    clock.work(elements=10 * len(x))
+    clock.charge_cpsat(solver.deterministic_time)
     name = solver.status_name(status)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return CpSatResult(

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..model.problem import Problem
 from .areas import cut_bound, shared_count_bound
+from .clock import Clock
 from .coordinators import coordinator_of
 from .part import solve_part
 from .parts import parts_of, split_large
@@ -66,6 +67,7 @@ def solve(
     progress: Callable[[Progress], None] | None = None,
     start: np.ndarray | None = None,
     started: float | None = None,
+    deterministic: bool = False,
 ) -> Solution:
     """Solve ``problem`` within ``time_limit`` seconds (counted from ``started``).
 
@@ -78,8 +80,17 @@ def solve(
     started
         The ``time.perf_counter()`` value the time limit counts from (default: now),
         so the time spent compiling the problem counts too.
+    deterministic
+        Count every budget in solver work (CP-SAT deterministic time and charged
+        heuristic work, see :class:`clustering.solver.clock.Clock`) instead of
+        seconds, with one worker: the same problem and seed give the same
+        solution whatever the machine's load. ``time_limit`` is then a budget of
+        deterministic time (compiling the problem is not counted).
     """
     t0 = time.perf_counter() if started is None else started
+    clock = Clock(deterministic, start=t0)
+    if deterministic:
+        workers = 1
     costs, objective = problem.costs, problem.objective
     compiled, rule = problem.compiled, problem.rule
     n = problem.n
@@ -115,7 +126,7 @@ def solve(
         if progress is not None:
             progress(Progress(time.perf_counter() - t0, value, bound, stage))
 
-    budget = time_limit - (time.perf_counter() - t0)
+    budget = time_limit - clock.elapsed()
     # a fixed cluster count shared among boundary areas: the areas' bounds hold for
     # that share only, so the bound comes from the whole free set instead, with
     # pairs across areas forbidden (valid whatever the share)
@@ -128,7 +139,7 @@ def solve(
     cut = {part for part, count in areas_of.items() if count > 1}
     sizes = np.array([len(rows) for _, rows, _, _ in parts], dtype=float)
     for k, (name, rows, bounds, part) in enumerate(parts):
-        left = time_limit - reserve - (time.perf_counter() - t0)
+        left = time_limit - reserve - clock.elapsed()
         share = max(left * sizes[k] / sizes[k:].sum(), min(1.0, left)) if len(parts) > 1 else left
         rules = hard.restricted(rows, 0)
         bounds = replace(bounds, allowed=rules.allowed, together=rules.together, apart=rules.apart)
@@ -145,6 +156,7 @@ def solve(
             gap_target=gap_target,
             report=(lambda st, v, b, nm=name: report(f"{nm}{st}", v, b)),
             name=name,
+            clock=clock,
         )
         venue_of[rows] = rows[local]
         multipliers[rows] = lam
@@ -175,6 +187,7 @@ def solve(
             rule_free,
             loads,
             reserve,
+            clock,
         )
         stats["bound_note"] = "whole-set bound (the cluster count is shared among areas)"
     coordinator = coordinator_of(venue_of, costs.matrix, compiled.coordinators)

@@ -28,6 +28,7 @@ import numpy as np
 from ..model.objective import Objective
 from ..model.sizes import Bounds
 from .bound import LowerBound
+from .clock import Clock
 from .construct import layout_cost
 from .cpsat import solve_cpsat
 from .incumbent import Incumbent
@@ -51,6 +52,7 @@ def kernel_search(
     move_time: float = 2.0,
     stop: threading.Event | None = None,
     progress: Callable[[float], None] | None = None,
+    clock: Clock | None = None,
 ) -> dict:
     """Improve ``best`` by restricted exact solves; returns counts.
 
@@ -64,6 +66,8 @@ def kernel_search(
         The kernel's best-ranked venues, as a multiple of the cluster count.
     """
     t0 = time.perf_counter()
+    clock = clock or Clock()
+    started = clock.now()
     n, p = costs.shape[0], bounds.n_clusters
     stats = {"kernel_models": 0, "kernel_improvements": 0}
     if lb.venue_values is None or p < 1:
@@ -75,7 +79,7 @@ def kernel_search(
     buckets = [[], *(rest[k : k + p] for k in range(0, len(rest), p))]
     idx = np.arange(n)
     for bucket in buckets:
-        left = time_limit - (time.perf_counter() - t0)
+        left = time_limit - clock.since(started)
         if left <= 0.05 or (stop is not None and stop.is_set()):
             break
         venue_of, upper = best.get()
@@ -100,6 +104,7 @@ def kernel_search(
             workers=1,
             seed=seed + stats["kernel_models"],
             objective=objective,
+            clock=clock,
         )
         stats["kernel_models"] += 1
         if result.venue_of is None:

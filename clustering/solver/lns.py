@@ -35,6 +35,7 @@ import numpy as np
 from ..model.objective import Objective
 from ..model.sizes import Bounds
 from . import bound
+from .clock import Clock
 from .construct import layout_cost
 from .cpsat import solve_cpsat
 from .incumbent import Incumbent
@@ -63,8 +64,12 @@ def improve(
     patience: int | None = None,
     shared: Incumbent | None = None,
     stop: threading.Event | None = None,
+    clock: Clock | None = None,
 ) -> tuple[np.ndarray, dict]:
     """Improve ``venue_of`` by exact re-solves of neighbouring clusters.
+
+    ``time_limit`` and ``move_time`` are counted on ``clock`` (wall-clock seconds
+    by default; with a deterministic clock and one worker the search repeats exactly).
 
     Parameters
     ----------
@@ -86,6 +91,8 @@ def improve(
     final neighbourhood size).
     """
     t0 = time.perf_counter()
+    clock = clock or Clock()
+    started = clock.now()
     rng = np.random.default_rng(seed)
     venue_of = venue_of.copy()
 
@@ -109,11 +116,22 @@ def improve(
     recent: list[bool] = []  # whether each recent re-solve ran out of time
 
     def left() -> float:
-        return time_limit - (time.perf_counter() - t0)
+        return time_limit - clock.since(started)
 
     def solve(members: np.ndarray, hint: np.ndarray, k: int, sub_seed: int, limit: float):
         return _resolve(
-            costs, bounds, objective, members, hint, k, scale, sub_seed, limit, step=step, stop=stop
+            costs,
+            bounds,
+            objective,
+            members,
+            hint,
+            k,
+            scale,
+            sub_seed,
+            limit,
+            step=step,
+            stop=stop,
+            clock=clock,
         )
 
     def draw(venues: np.ndarray, near: np.ndarray, busy: set[int]) -> tuple[int, ...] | None:
@@ -170,6 +188,7 @@ def improve(
                 future = pool.submit(solve, members, hint, len(group), seed + step_no, limit)
                 running[future] = (group, version, members, hint)
                 step_no += 1
+                clock.work(elements=2 * len(venue_of))
             if not running:
                 if finished:
                     break
@@ -236,7 +255,19 @@ def _value(costs: np.ndarray, venue_of: np.ndarray, objective: Objective | None)
 
 
 def _resolve(
-    costs, bounds, objective, members, hint, k, scale, seed, limit, *, step=None, stop=None
+    costs,
+    bounds,
+    objective,
+    members,
+    hint,
+    k,
+    scale,
+    seed,
+    limit,
+    *,
+    step=None,
+    stop=None,
+    clock=None,
 ):
     """Re-form the ``k`` clusters of ``members`` exactly (CP-SAT, one worker).
 
@@ -265,6 +296,7 @@ def _resolve(
             start=relaxed[idx, hint],
             time_limit=min(0.1, 0.25 * limit),
             max_iterations=120,
+            clock=clock,
         )
         # every term beyond the member → venue costs is never negative, so the
         # bound on those costs bounds the whole sub-objective
@@ -288,6 +320,7 @@ def _resolve(
         seed=seed,
         objective=part,
         stop=stop,
+        clock=clock,
     )
     timing["build_seconds"] = result.build_seconds
     timing["solve_seconds"] = result.seconds - result.build_seconds
@@ -303,6 +336,7 @@ def repair(
     time_limit: float,
     seed: int = 0,
     objective: Objective | None = None,
+    clock: Clock | None = None,
 ) -> np.ndarray | None:
     """Make ``venue_of`` meet every rule by re-forming the clusters around each breach.
 
@@ -313,10 +347,11 @@ def repair(
     exactly, with every rule hard, until nothing is broken. Returns ``None``
     when time runs out first.
     """
-    t0 = time.perf_counter()
+    clock = clock or Clock()
+    started = clock.now()
     venue_of = venue_of.copy()
     extra = 1
-    while time.perf_counter() - t0 < time_limit:
+    while clock.since(started) < time_limit:
         broken = _breaches(venue_of, bounds)
         if not broken:
             return venue_of
@@ -336,11 +371,20 @@ def repair(
             members = np.flatnonzero(np.isin(venue_of, group))
             local = {int(c): k for k, c in enumerate(members)}
             hint = np.array([local[int(v)] for v in venue_of[members]])
-            left = time_limit - (time.perf_counter() - t0)
+            left = time_limit - clock.since(started)
             if left <= 0:
                 break
             _, _, found, _, _ = _resolve(
-                costs, bounds, objective, members, hint, len(group), scale, seed, min(left, 5.0)
+                costs,
+                bounds,
+                objective,
+                members,
+                hint,
+                len(group),
+                scale,
+                seed,
+                min(left, 5.0),
+                clock=clock,
             )
             if found is not None:
                 venue_of[members] = members[found]

@@ -16,6 +16,7 @@ from ..model.objective import Objective
 from ..model.sizes import Bounds
 from . import bound, cpsat, lns
 from . import construct as heuristic
+from .clock import Clock
 from .diagnose import explain_infeasible, likely_conflict
 from .exchange import exchange
 from .incumbent import Incumbent
@@ -75,8 +76,10 @@ def _solve_part_steps(
     report: Callable[[str, float, float], None],
     name: str,
     beside: list[tuple[ThreadPoolExecutor, threading.Event]],
+    clock: Clock | None = None,
 ) -> tuple[np.ndarray, float, dict[str, Any], Any]:
-    t0 = time.perf_counter()
+    clock = clock or Clock()
+    t0 = clock.now()
     n = len(costs)
     arc = objective.arc_costs(costs)
     stats: dict[str, Any] = {}
@@ -104,7 +107,7 @@ def _solve_part_steps(
         stats["started_from"] = "the given layout"
     else:
         venue_of = heuristic.construct(
-            arc, xy, bounds, seed=seed, scale=scale, time_limit=0.2 * time_limit
+            arc, xy, bounds, seed=seed, scale=scale, time_limit=0.2 * time_limit, clock=clock
         )
     if venue_of is not None and bounds.violations(venue_of):
         venue_of = lns.repair(
@@ -115,6 +118,7 @@ def _solve_part_steps(
             time_limit=0.3 * time_limit,
             seed=seed,
             objective=objective,
+            clock=clock,
         )
         stats["repaired"] = venue_of is not None
     stats["construction_seconds"] = time.perf_counter() - t
@@ -124,7 +128,9 @@ def _solve_part_steps(
 
     if venue_of is not None and objective.has_contrast:
         t = time.perf_counter()
-        venue_of, swaps = exchange(costs, venue_of, objective, bounds, time_limit=0.25 * time_limit)
+        venue_of, swaps = exchange(
+            costs, venue_of, objective, bounds, time_limit=0.25 * time_limit, clock=clock
+        )
         stats.update(exchange_moves=swaps, exchange_seconds=time.perf_counter() - t)
         upper = objective.cost(costs, venue_of)
         arc_upper = heuristic.layout_cost(arc, venue_of)
@@ -150,6 +156,7 @@ def _solve_part_steps(
             workers=workers - 1,
             shared=shared,
             stop=stop,
+            clock=clock,
             **args,
         )
         return pool, future
@@ -167,7 +174,7 @@ def _solve_part_steps(
         shared, stop = Incumbent(venue_of, upper), threading.Event()
         pool, concurrent = search_beside(
             venue_of,
-            time_limit - (time.perf_counter() - t0),
+            time_limit - clock.since(t0),
             scale=scale,
             seed=seed,
             stop_gap=gap_target,
@@ -187,6 +194,7 @@ def _solve_part_steps(
         arc_upper if np.isfinite(arc_upper) else float(bound_costs.max()) * n,
         start=start,
         time_limit=max(0.3, 0.2 * time_limit),
+        clock=clock,
     )
     # integer costs (e.g. whole minutes, floored distances) give integer totals,
     # so a bound can be rounded up
@@ -199,7 +207,7 @@ def _solve_part_steps(
     # 3. improvement. Lagrangian fixing closes the venues no better layout can
     #    open; when what is left is small, CP-SAT takes every member → venue pair
     #    and its proof covers the whole part
-    remaining = time_limit - (time.perf_counter() - t0)
+    remaining = time_limit - clock.since(t0)
 
     def kept_pairs() -> np.ndarray | None:
         if not np.isfinite(upper):
@@ -254,10 +262,11 @@ def _solve_part_steps(
                 workers=1,
                 patience=max(20, 2 * bounds.n_clusters),
                 shared=shared,
+                clock=clock,
                 **lns_args,
             )
             _add_stats(stats, "lns_", lns_stats)
-        left = time_limit - (time.perf_counter() - t0)
+        left = time_limit - clock.since(t0)
         stats.update(
             kernel_search(
                 costs,
@@ -267,11 +276,12 @@ def _solve_part_steps(
                 bound_costs,
                 time_limit=0.4 * left,
                 stop=stop,
+                clock=clock,
                 **kernel_args,
             )
         )
         venue_of, upper = shared.get()
-        remaining = time_limit - (time.perf_counter() - t0)
+        remaining = time_limit - clock.since(t0)
         kept = kept_pairs()
         full = full or kept.sum() <= FULL_PAIRS_MAX
         if not full:  # still too large for the exact model
@@ -281,13 +291,19 @@ def _solve_part_steps(
     if every_core and upper - lower > gap_target * upper:
         # a large part (or one the kernel search left too large for the exact model):
         # exact re-solves of neighbouring clusters on every core
-        remaining = time_limit - (time.perf_counter() - t0)
+        remaining = time_limit - clock.since(t0)
         venue_of, lns_stats = lns.improve(
-            costs, bounds, venue_of, time_limit=remaining, workers=workers, **lns_args
+            costs,
+            bounds,
+            venue_of,
+            time_limit=remaining,
+            workers=workers,
+            clock=clock,
+            **lns_args,
         )
         _add_stats(stats, "lns_", lns_stats)
         upper = objective.cost(costs, venue_of)
-        remaining = time_limit - (time.perf_counter() - t0)
+        remaining = time_limit - clock.since(t0)
     cp_bounds = bounds
     if kept is not None:
         stats["pairs_kept_by_bound"] = int(kept.sum())
@@ -313,6 +329,7 @@ def _solve_part_steps(
             on_solution=None
             if concurrent is None
             else (lambda found: shared.offer(found, objective.cost(costs, found))),
+            clock=clock,
         )
         stats.update(cpsat_status=result.status, cpsat_seconds=result.seconds)
         if result.venue_of is not None:
@@ -344,18 +361,23 @@ def _solve_part_steps(
 
     # 4. a last sweep of single swaps and moves catches what the neighbourhoods missed
     t = time.perf_counter()
-    venue_of, swaps = exchange(costs, venue_of, objective, bounds, time_limit=1.0)
+    venue_of, swaps = exchange(costs, venue_of, objective, bounds, time_limit=1.0, clock=clock)
     stats.update(polish_moves=swaps, polish_seconds=time.perf_counter() - t)
     if swaps:
         stats["improved_at"] = time.perf_counter()
 
     # 5. time left over (the search converged early) tightens the bound
-    remaining = time_limit - (time.perf_counter() - t0)
+    remaining = time_limit - clock.since(t0)
     upper = objective.cost(costs, venue_of)
     arc_upper = heuristic.layout_cost(arc, venue_of)
     if remaining > 0.5 and upper - lower > gap_target * upper and arc_upper > 0:
         more = bound.lagrangian_bound(
-            bound_costs, bounds, arc_upper, start=lb.multipliers, time_limit=remaining - 0.3
+            bound_costs,
+            bounds,
+            arc_upper,
+            start=lb.multipliers,
+            time_limit=remaining - 0.3,
+            clock=clock,
         )
         tighter = rounded_bound(more.value, integral)
         if tighter > lower:
