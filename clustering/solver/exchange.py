@@ -68,7 +68,9 @@ def exchange(
             for b in near[a]:
                 ia = np.flatnonzero((label == a) & ~is_venue)
                 ib = np.flatnonzero((label == b) & ~is_venue)
-                clock.work(elements=25 * (2 * n + (len(ia) + 1) * (len(ib) + 1) * (1 + len(scores))))
+                clock.work(
+                    elements=25 * (2 * n + (len(ia) + 1) * (len(ib) + 1) * (1 + len(scores)))
+                )
                 if len(ia) == 0 or len(ib) == 0:
                     continue
                 va, vb = venues[a], venues[b]
