@@ -46,22 +46,7 @@ KERNEL_PAIRS_MAX = 60_000
 KERNEL_PAIRS_SHARE = 0.5
 
 
-def solve_part(*args: Any, **kwargs: Any) -> tuple[np.ndarray, float, dict[str, Any], Any]:
-    """Construction → bound → improvement for one part; returns ``venue_of``, bound, stats.
-
-    A search started on a thread beside the others is stopped and waited for
-    however the part ends, an exception included.
-    """
-    beside: list[tuple[ThreadPoolExecutor, threading.Event]] = []
-    try:
-        return _solve_part_steps(*args, beside=beside, **kwargs)
-    finally:
-        for pool, stop in beside:
-            stop.set()
-            pool.shutdown(wait=True)
-
-
-def _solve_part_steps(
+def solve_part(
     costs: np.ndarray,
     start: np.ndarray | None,
     xy: np.ndarray,
@@ -75,261 +60,400 @@ def _solve_part_steps(
     gap_target: float,
     report: Callable[[str, float, float], None],
     name: str,
-    beside: list[tuple[ThreadPoolExecutor, threading.Event]],
     clock: Clock | None = None,
 ) -> tuple[np.ndarray, float, dict[str, Any], Any]:
-    clock = clock or Clock()
-    t0 = clock.now()
-    n = len(costs)
-    arc = objective.arc_costs(costs)
-    stats: dict[str, Any] = {}
-    reported = {"value": np.inf, "bound": -np.inf}
-    given_report = report
+    """Construction → bound → improvement for one part.
 
-    def report(stage: str, value: float, bound: float) -> None:
-        # searches running side by side each report their own track: pass on
-        # only what improves the best layout or the bound so far
-        if value < reported["value"] - 1e-9 * max(abs(value), 1.0):
-            stats["improved_at"] = time.perf_counter()
-        elif bound <= reported["bound"]:
+    Returns ``venue_of`` (local rows), the part's lower bound, its statistics and
+    the bound's multipliers. A search started on a thread beside the others is
+    stopped and waited for however the part ends, an exception included.
+    """
+    part = _Part(
+        costs,
+        xy,
+        bounds,
+        objective,
+        scale=scale,
+        time_limit=time_limit,
+        seed=seed,
+        workers=workers,
+        gap_target=gap_target,
+        report=report,
+        name=name,
+        clock=clock or Clock(),
+    )
+    try:
+        part.construct(start)
+        part.start_search_beside()
+        part.bound()
+        part.improve()
+        part.polish()
+        part.tighten_bound()
+    finally:
+        part.stop_searches_beside()
+    return part.venue_of, part.lower, part.stats, part.lb.multipliers
+
+
+class _Part:
+    """The state one part's steps share: the best layout, the bound, the searches beside."""
+
+    def __init__(
+        self,
+        costs: np.ndarray,
+        xy: np.ndarray,
+        bounds: Bounds,
+        objective: Objective,
+        *,
+        scale: float,
+        time_limit: float,
+        seed: int,
+        workers: int,
+        gap_target: float,
+        report: Callable[[str, float, float], None],
+        name: str,
+        clock: Clock,
+    ) -> None:
+        self.costs, self.xy, self.bounds, self.objective = costs, xy, bounds, objective
+        self.scale, self.time_limit, self.seed = scale, time_limit, seed
+        self.workers, self.gap_target, self.name = workers, gap_target, name
+        self.clock = clock
+        self.t0 = clock.now()
+        self.n = len(costs)
+        self.arc = objective.arc_costs(costs)
+        self.stats: dict[str, Any] = {}
+        self._given_report = report
+        self._reported = {"value": np.inf, "bound": -np.inf}
+        # integer costs (e.g. whole minutes, floored distances) give integer totals,
+        # so a bound can be rounded up and improvements of less than 1 ignored
+        self.integral = not objective.has_contrast and bool(
+            np.array_equal(self.arc, np.floor(self.arc))
+        )
+        self.fixing_step = 1.0 if self.integral else 0.0
+        self.venue_of: np.ndarray | None = None
+        self.upper = self.arc_upper = np.inf
+        self.lower = 0.0
+        # the best layout shared with a search on a thread beside the others
+        self.shared: Incumbent | None = None
+        self.stop: threading.Event | None = None
+        self.pool: ThreadPoolExecutor | None = None
+        self.concurrent = None
+        self._beside: list[tuple[ThreadPoolExecutor, threading.Event]] = []
+
+    # bookkeeping -------------------------------------------------------------
+
+    def left(self) -> float:
+        """Time left of the part's budget (on its clock)."""
+        return self.time_limit - self.clock.since(self.t0)
+
+    def report(self, stage: str, value: float, bound: float) -> None:
+        """Pass on only what improves the best layout or the bound so far.
+
+        Searches running side by side each report their own track.
+        """
+        if value < self._reported["value"] - 1e-9 * max(abs(value), 1.0):
+            self.stats["improved_at"] = time.perf_counter()
+        elif bound <= self._reported["bound"]:
             return
-        reported["value"] = min(reported["value"], value)
-        reported["bound"] = max(reported["bound"], bound)
-        given_report(stage, reported["value"], reported["bound"])
+        self._reported["value"] = min(self._reported["value"], value)
+        self._reported["bound"] = max(self._reported["bound"], bound)
+        self._given_report(stage, self._reported["value"], self._reported["bound"])
 
-    def where() -> str:
-        return f" in {name.rstrip(': ')}" if name else ""
+    def where(self) -> str:
+        return f" in {self.name.rstrip(': ')}" if self.name else ""
 
-    # 1. construction (member → venue costs only; the improvement weighs the rest in)
-    t = time.perf_counter()
-    if start is not None and not bounds.violations(start):
-        venue_of = start
-        stats["started_from"] = "the given layout"
-    else:
-        venue_of = heuristic.construct(
-            arc, xy, bounds, seed=seed, scale=scale, time_limit=0.2 * time_limit, clock=clock
-        )
-    if venue_of is not None and bounds.violations(venue_of):
-        venue_of = lns.repair(
-            costs,
-            bounds,
-            venue_of,
-            scale=scale,
-            time_limit=0.3 * time_limit,
-            seed=seed,
-            objective=objective,
-            clock=clock,
-        )
-        stats["repaired"] = venue_of is not None
-    stats["construction_seconds"] = time.perf_counter() - t
-    arc_upper = np.inf if venue_of is None else heuristic.layout_cost(arc, venue_of)
-    upper = np.inf if venue_of is None else objective.cost(costs, venue_of)
-    stats["construction_objective"] = upper
+    def open_gap(self) -> bool:
+        """Whether the best layout is still further from the bound than the target."""
+        return self.upper - self.lower > self.gap_target * self.upper
 
-    if venue_of is not None and objective.has_contrast:
+    def take_shared(self) -> None:
+        """Adopt the best layout the searches side by side have found."""
+        self.venue_of, self.upper = self.shared.get()
+
+    # 1. construction ---------------------------------------------------------
+
+    def construct(self, start: np.ndarray | None) -> None:
+        """A first layout (member → venue costs only; the improvement weighs the rest in)."""
+        costs, bounds, clock, stats = self.costs, self.bounds, self.clock, self.stats
         t = time.perf_counter()
-        venue_of, swaps = exchange(
-            costs, venue_of, objective, bounds, time_limit=0.25 * time_limit, clock=clock
-        )
-        stats.update(exchange_moves=swaps, exchange_seconds=time.perf_counter() - t)
-        upper = objective.cost(costs, venue_of)
-        arc_upper = heuristic.layout_cost(arc, venue_of)
+        if start is not None and not bounds.violations(start):
+            venue_of = start
+            stats["started_from"] = "the given layout"
+        else:
+            venue_of = heuristic.construct(
+                self.arc,
+                self.xy,
+                bounds,
+                seed=self.seed,
+                scale=self.scale,
+                time_limit=0.2 * self.time_limit,
+                clock=clock,
+            )
+        if venue_of is not None and bounds.violations(venue_of):
+            venue_of = lns.repair(
+                costs,
+                bounds,
+                venue_of,
+                scale=self.scale,
+                time_limit=0.3 * self.time_limit,
+                seed=self.seed,
+                objective=self.objective,
+                clock=clock,
+            )
+            stats["repaired"] = venue_of is not None
+        stats["construction_seconds"] = time.perf_counter() - t
+        self.venue_of = venue_of
+        if venue_of is not None:
+            self.arc_upper = heuristic.layout_cost(self.arc, venue_of)
+            self.upper = self.objective.cost(costs, venue_of)
+        stats["construction_objective"] = self.upper
+        if venue_of is not None and self.objective.has_contrast:
+            t = time.perf_counter()
+            self.venue_of, swaps = exchange(
+                costs,
+                venue_of,
+                self.objective,
+                bounds,
+                time_limit=0.25 * self.time_limit,
+                clock=clock,
+            )
+            stats.update(exchange_moves=swaps, exchange_seconds=time.perf_counter() - t)
+            self.upper = self.objective.cost(costs, self.venue_of)
+            self.arc_upper = heuristic.layout_cost(self.arc, self.venue_of)
 
-    # a small part: with a second core, the large-neighbourhood search starts now and
-    # runs beside the bound, the kernel search and the exact model (sharing the best
-    # layout). Starting it beside the bound in large parts too was measured and not kept:
-    # Surrey 592.9 -> 594.2 km and Kentucky 8,194.3 -> 8,210.1 km at 60 s
-    integral = not objective.has_contrast and bool(np.array_equal(arc, np.floor(arc)))
-    fixing_step = 1.0 if integral else 0.0
-    shared = stop = pool = concurrent = None
+    # the neighbourhood search on a thread beside the other steps --------------
 
-    def search_beside(start: np.ndarray, seconds: float, **args: Any):
+    def start_search_beside(self) -> None:
+        """In a small part with a second core, start the neighbourhood search now.
+
+        It runs beside the bound, the kernel search and the exact model, sharing
+        the best layout. Starting it beside the bound in large parts too was
+        measured and not kept: Surrey 592.9 -> 594.2 km and Kentucky 8,194.3 ->
+        8,210.1 km at 60 s.
+        """
+        if (
+            self.venue_of is not None
+            and self.bounds.n_clusters > 2
+            and self.workers > 1
+            and self.n <= FULL_MODEL_MAX
+        ):
+            self.shared, self.stop = Incumbent(self.venue_of, self.upper), threading.Event()
+            self._search_beside(
+                self.venue_of,
+                self.left(),
+                scale=self.scale,
+                seed=self.seed,
+                stop_gap=self.gap_target,
+                progress=lambda e: self.report("lns", e.objective, -np.inf),
+                objective=self.objective,
+                step=self.fixing_step,
+            )
+
+    def _search_beside(self, start: np.ndarray, seconds: float, **args: Any) -> None:
         """The neighbourhood search on a thread of its own, sharing the best layout."""
-        pool = ThreadPoolExecutor(max_workers=1)
-        beside.append((pool, stop))
-        future = pool.submit(
+        self.pool = ThreadPoolExecutor(max_workers=1)
+        self._beside.append((self.pool, self.stop))
+        self.concurrent = self.pool.submit(
             lns.improve,
-            costs,
-            bounds,
+            self.costs,
+            self.bounds,
             start,
             time_limit=seconds,
-            workers=workers - 1,
-            shared=shared,
-            stop=stop,
-            clock=clock,
+            workers=self.workers - 1,
+            shared=self.shared,
+            stop=self.stop,
+            clock=self.clock,
             **args,
         )
-        return pool, future
 
-    def finish_beside() -> None:
+    def finish_search_beside(self) -> None:
         """Stop the search beside and take its counts (its best layout is in ``shared``)."""
-        nonlocal pool, concurrent
-        if concurrent is not None:
+        if self.concurrent is not None:
+            self.stop.set()
+            _add_stats(self.stats, "lns_", self.concurrent.result()[1])
+            self.pool.shutdown()
+            self.pool = self.concurrent = None
+
+    def stop_searches_beside(self) -> None:
+        """However the part ends, stop and wait for every search started beside."""
+        for pool, stop in self._beside:
             stop.set()
-            _add_stats(stats, "lns_", concurrent.result()[1])
-            pool.shutdown()
-            pool = concurrent = None
+            pool.shutdown(wait=True)
 
-    if venue_of is not None and bounds.n_clusters > 2 and workers > 1 and n <= FULL_MODEL_MAX:
-        shared, stop = Incumbent(venue_of, upper), threading.Event()
-        pool, concurrent = search_beside(
-            venue_of,
-            time_limit - clock.since(t0),
-            scale=scale,
-            seed=seed,
-            stop_gap=gap_target,
-            progress=lambda e: report("lns", e.objective, -np.inf),
-            objective=objective,
-            step=fixing_step,
+    # 2. lower bound ------------------------------------------------------------
+
+    def bound(self) -> None:
+        """The Lagrangian bound of the member → venue costs (travel and arc terms).
+
+        Every other term is never negative, so it bounds the whole objective.
+        """
+        n, stats = self.n, self.stats
+        t = time.perf_counter()
+        self.bound_costs = bound.relaxed_costs(self.arc, self.bounds)
+        start = None if self.venue_of is None else self.bound_costs[np.arange(n), self.venue_of]
+        upper = self.arc_upper if np.isfinite(self.arc_upper) else None
+        self.lb = bound.lagrangian_bound(
+            self.bound_costs,
+            self.bounds,
+            upper if upper is not None else float(self.bound_costs.max()) * n,
+            start=start,
+            time_limit=max(0.3, 0.2 * self.time_limit),
+            clock=self.clock,
         )
+        self.lower = rounded_bound(self.lb.value, self.integral)
+        stats.update(bound_seconds=time.perf_counter() - t, bound_iterations=self.lb.iterations)
+        self.report("construction", self.upper, self.lower)
+        if self.shared is not None:  # what the search beside the bound found meanwhile
+            self.take_shared()
 
-    # 2. lower bound of the whole part: the Lagrangian bound of the member → venue
-    #    costs (travel and arc terms); every other term is never negative
-    t = time.perf_counter()
-    bound_costs = bound.relaxed_costs(arc, bounds)
-    start = None if venue_of is None else bound_costs[np.arange(n), venue_of]
-    lb = bound.lagrangian_bound(
-        bound_costs,
-        bounds,
-        arc_upper if np.isfinite(arc_upper) else float(bound_costs.max()) * n,
-        start=start,
-        time_limit=max(0.3, 0.2 * time_limit),
-        clock=clock,
-    )
-    # integer costs (e.g. whole minutes, floored distances) give integer totals,
-    # so a bound can be rounded up
-    lower = rounded_bound(lb.value, integral)
-    stats.update(bound_seconds=time.perf_counter() - t, bound_iterations=lb.iterations)
-    report("construction", upper, lower)
-    if shared is not None:  # what the search beside the bound found meanwhile
-        venue_of, upper = shared.get()
-
-    # 3. improvement. Lagrangian fixing closes the venues no better layout can
-    #    open; when what is left is small, CP-SAT takes every member → venue pair
-    #    and its proof covers the whole part
-    remaining = time_limit - clock.since(t0)
-
-    def kept_pairs() -> np.ndarray | None:
-        if not np.isfinite(upper):
+    def kept_pairs(self) -> np.ndarray | None:
+        """The member → venue pairs a better layout may still use (Lagrangian fixing)."""
+        if not np.isfinite(self.upper):
             return None
-        kept = lb.open_pairs(bound_costs, upper, step=fixing_step)
-        if bounds.allowed is not None:
-            kept &= bounds.allowed
+        n, venue_of = self.n, self.venue_of
+        kept = self.lb.open_pairs(self.bound_costs, self.upper, step=self.fixing_step)
+        if self.bounds.allowed is not None:
+            kept &= self.bounds.allowed
         kept[np.arange(n), venue_of] = True  # the incumbent stays representable (the hint)
         kept[venue_of, venue_of] = True
         return kept
 
-    kept = kept_pairs()
-    full = n <= FULL_MODEL_MAX or (kept is not None and kept.sum() <= FULL_PAIRS_MAX)
-    kernel_sized = full or (
-        kept is not None and kept.sum() <= min(KERNEL_PAIRS_MAX, KERNEL_PAIRS_SHARE * n * n)
-    )
-    searching = venue_of is not None and bounds.n_clusters > 2
-    lns_args = dict(
-        scale=scale,
-        seed=seed,
-        lower_bound=lower,
-        stop_gap=gap_target,
-        progress=lambda e: report("lns", e.objective, lower),
-        objective=objective,
-        step=fixing_step,
-    )
-    kernel_args = dict(
-        scale=scale,
-        step=fixing_step,
-        seed=seed,
-        objective=objective,
-        progress=lambda value: report("kernel", value, lower),
-    )
-    every_core = searching and not kernel_sized
-    if searching and kernel_sized and upper - lower > gap_target * upper:
-        # a part small enough for the exact model: kernel search, then the exact
-        # model for the proof, while (with a second core) the large-neighbourhood
-        # search runs beside them; the three share the best layout. A part somewhat
-        # larger gets the kernel search too: the layout it finds may leave few
-        # enough pairs open for the exact model, else the neighbourhood search
-        # takes every core for the time left
-        if shared is None:
-            shared, stop = Incumbent(venue_of, upper), threading.Event()
-        if concurrent is None and workers > 1:
-            pool, concurrent = search_beside(venue_of, remaining, **lns_args)
-        elif concurrent is None:
-            venue_of, lns_stats = lns.improve(
-                costs,
-                bounds,
-                venue_of,
-                time_limit=0.4 * remaining,
+    # 3. improvement ----------------------------------------------------------
+
+    def improve(self) -> None:
+        """Search for better layouts, by the part's size.
+
+        Lagrangian fixing closes the venues no better layout can open; when what
+        is left is small, CP-SAT takes every member → venue pair and its proof
+        covers the whole part. A part somewhat larger gets the kernel search
+        first; a large one the neighbourhood search on every core.
+        """
+        n = self.n
+        kept = self.kept_pairs()
+        self.full = n <= FULL_MODEL_MAX or (kept is not None and kept.sum() <= FULL_PAIRS_MAX)
+        kernel_sized = self.full or (
+            kept is not None and kept.sum() <= min(KERNEL_PAIRS_MAX, KERNEL_PAIRS_SHARE * n * n)
+        )
+        searching = self.venue_of is not None and self.bounds.n_clusters > 2
+        every_core = searching and not kernel_sized
+        if searching and kernel_sized and self.open_gap():
+            kept, every_core = self.kernel_search()
+        if every_core and self.open_gap():
+            self.search_every_core()
+        if kept is not None:
+            self.stats["pairs_kept_by_bound"] = int(kept.sum())
+        if self.venue_of is None or (self.full and self.open_gap()):
+            self.exact_model(kept)
+        if self.shared is not None:
+            self.finish_search_beside()
+            self.shared.offer(self.venue_of, self.objective.cost(self.costs, self.venue_of))
+            self.take_shared()
+
+    def _lns_args(self) -> dict[str, Any]:
+        lower = self.lower
+        return dict(
+            scale=self.scale,
+            seed=self.seed,
+            lower_bound=lower,
+            stop_gap=self.gap_target,
+            progress=lambda e: self.report("lns", e.objective, lower),
+            objective=self.objective,
+            step=self.fixing_step,
+        )
+
+    def kernel_search(self) -> tuple[np.ndarray | None, bool]:
+        """Kernel search, with the neighbourhood search beside it (second core) or before.
+
+        For a part small enough for the exact model, which then gives the proof;
+        the three share the best layout. A larger part's improved layout may
+        leave few enough pairs open for the exact model; if not, the
+        neighbourhood search takes every core for the time left. Returns the
+        pairs kept open and whether that is needed.
+        """
+        stats, lower = self.stats, self.lower
+        if self.shared is None:
+            self.shared, self.stop = Incumbent(self.venue_of, self.upper), threading.Event()
+        if self.concurrent is None and self.workers > 1:
+            self._search_beside(self.venue_of, self.left(), **self._lns_args())
+        elif self.concurrent is None:
+            self.venue_of, lns_stats = lns.improve(
+                self.costs,
+                self.bounds,
+                self.venue_of,
+                time_limit=0.4 * self.left(),
                 workers=1,
-                patience=max(20, 2 * bounds.n_clusters),
-                shared=shared,
-                clock=clock,
-                **lns_args,
+                patience=max(20, 2 * self.bounds.n_clusters),
+                shared=self.shared,
+                clock=self.clock,
+                **self._lns_args(),
             )
             _add_stats(stats, "lns_", lns_stats)
-        left = time_limit - clock.since(t0)
         stats.update(
             kernel_search(
-                costs,
-                bounds,
-                shared,
-                lb,
-                bound_costs,
-                time_limit=0.4 * left,
-                stop=stop,
-                clock=clock,
-                **kernel_args,
+                self.costs,
+                self.bounds,
+                self.shared,
+                self.lb,
+                self.bound_costs,
+                time_limit=0.4 * self.left(),
+                stop=self.stop,
+                clock=self.clock,
+                scale=self.scale,
+                step=self.fixing_step,
+                seed=self.seed,
+                objective=self.objective,
+                progress=lambda value: self.report("kernel", value, lower),
             )
         )
-        venue_of, upper = shared.get()
-        remaining = time_limit - clock.since(t0)
-        kept = kept_pairs()
-        full = full or kept.sum() <= FULL_PAIRS_MAX
-        if not full:  # still too large for the exact model
-            finish_beside()
-            venue_of, upper = shared.get()
-            every_core = True
-    if every_core and upper - lower > gap_target * upper:
-        # a large part (or one the kernel search left too large for the exact model):
-        # exact re-solves of neighbouring clusters on every core
-        remaining = time_limit - clock.since(t0)
-        venue_of, lns_stats = lns.improve(
-            costs,
-            bounds,
-            venue_of,
-            time_limit=remaining,
-            workers=workers,
-            clock=clock,
-            **lns_args,
+        self.take_shared()
+        kept = self.kept_pairs()
+        self.full = self.full or kept.sum() <= FULL_PAIRS_MAX
+        if self.full:
+            return kept, False
+        # still too large for the exact model
+        self.finish_search_beside()
+        self.take_shared()
+        return kept, True
+
+    def search_every_core(self) -> None:
+        """Exact re-solves of neighbouring clusters on every core, for the time left."""
+        self.venue_of, lns_stats = lns.improve(
+            self.costs,
+            self.bounds,
+            self.venue_of,
+            time_limit=self.left(),
+            workers=self.workers,
+            clock=self.clock,
+            **self._lns_args(),
         )
-        _add_stats(stats, "lns_", lns_stats)
-        upper = objective.cost(costs, venue_of)
-        remaining = time_limit - clock.since(t0)
-    cp_bounds = bounds
-    if kept is not None:
-        stats["pairs_kept_by_bound"] = int(kept.sum())
-        cp_bounds = replace(bounds, allowed=kept)
-    if venue_of is None or (full and upper - lower > gap_target * upper):
-        upper_before = upper
+        _add_stats(self.stats, "lns_", lns_stats)
+        self.upper = self.objective.cost(self.costs, self.venue_of)
+
+    def exact_model(self, kept: np.ndarray | None) -> None:
+        """CP-SAT on the pairs left open: a layout when none was found, a proof when small."""
+        costs, objective, stats, lower = self.costs, self.objective, self.stats, self.lower
+        full = self.full
+        cp_bounds = self.bounds if kept is None else replace(self.bounds, allowed=kept)
+        upper_before = self.upper
         result = cpsat.solve_cpsat(
             costs,
             cp_bounds,
-            scale=scale,
-            hint=venue_of,
-            candidates=n if full else 24,
-            time_limit=max(remaining, 1.0),
+            scale=self.scale,
+            hint=self.venue_of,
+            candidates=self.n if full else 24,
+            time_limit=max(self.left(), 1.0),
             # one worker with the full LP relaxation proves these models far faster
             # than two (the second core runs the neighbourhood search meanwhile)
-            workers=1 if full else workers,
-            seed=seed,
+            workers=1 if full else self.workers,
+            seed=self.seed,
             lower_bound=lower,
-            stop_gap=gap_target,
-            progress=lambda e: report("cp-sat", e.objective, lower),
+            stop_gap=self.gap_target,
+            progress=lambda e: self.report("cp-sat", e.objective, lower),
             objective=objective,
             # the search beside it refines each layout CP-SAT finds
             on_solution=None
-            if concurrent is None
-            else (lambda found: shared.offer(found, objective.cost(costs, found))),
-            clock=clock,
+            if self.concurrent is None
+            else (lambda found: self.shared.offer(found, objective.cost(costs, found))),
+            clock=self.clock,
         )
         stats.update(cpsat_status=result.status, cpsat_seconds=result.seconds)
         if result.venue_of is not None:
@@ -339,52 +463,57 @@ def _solve_part_steps(
             if full and result.exact and result.restricted_bound is not None and not contrast:
                 # layouts through closed venues cost at least the incumbent's total
                 proved = min(result.restricted_bound, upper_before)
-                lower = max(lower, rounded_bound(proved, integral))
-            if venue_of is None or objective.cost(costs, result.venue_of) < upper:
-                venue_of = result.venue_of
-        elif venue_of is None:
-            if result.status == "INFEASIBLE" and full and result.exact:
-                raise InfeasibleError(explain_infeasible(costs, bounds, seed=seed, where=where()))
-            if result.status == "INFEASIBLE":
-                advice = "no layout exists among each centre's 24 nearest venues; loosen the rules"
-            else:
-                advice = f"CP-SAT: {result.status}; raise the time limit or loosen the rules"
-            raise SolverError(
-                f"no layout found{where()} in {time_limit:.3g} s ({advice})"
-                + likely_conflict(costs, bounds, seed=seed)
-            )
+                self.lower = max(self.lower, rounded_bound(proved, self.integral))
+            if self.venue_of is None or objective.cost(costs, result.venue_of) < self.upper:
+                self.venue_of = result.venue_of
+        elif self.venue_of is None:
+            self._no_layout(result, full)
 
-    if shared is not None:
-        finish_beside()
-        shared.offer(venue_of, objective.cost(costs, venue_of))
-        venue_of, upper = shared.get()
-
-    # 4. a last sweep of single swaps and moves catches what the neighbourhoods missed
-    t = time.perf_counter()
-    venue_of, swaps = exchange(costs, venue_of, objective, bounds, time_limit=1.0, clock=clock)
-    stats.update(polish_moves=swaps, polish_seconds=time.perf_counter() - t)
-    if swaps:
-        stats["improved_at"] = time.perf_counter()
-
-    # 5. time left over (the search converged early) tightens the bound
-    remaining = time_limit - clock.since(t0)
-    upper = objective.cost(costs, venue_of)
-    arc_upper = heuristic.layout_cost(arc, venue_of)
-    if remaining > 0.5 and upper - lower > gap_target * upper and arc_upper > 0:
-        more = bound.lagrangian_bound(
-            bound_costs,
-            bounds,
-            arc_upper,
-            start=lb.multipliers,
-            time_limit=remaining - 0.3,
-            clock=clock,
+    def _no_layout(self, result, full: bool) -> None:
+        """Raise why no layout was found: infeasible (with the rules in conflict), or time."""
+        costs, bounds, seed, where = self.costs, self.bounds, self.seed, self.where()
+        if result.status == "INFEASIBLE" and full and result.exact:
+            raise InfeasibleError(explain_infeasible(costs, bounds, seed=seed, where=where))
+        if result.status == "INFEASIBLE":
+            advice = "no layout exists among each centre's 24 nearest venues; loosen the rules"
+        else:
+            advice = f"CP-SAT: {result.status}; raise the time limit or loosen the rules"
+        raise SolverError(
+            f"no layout found{where} in {self.time_limit:.3g} s ({advice})"
+            + likely_conflict(costs, bounds, seed=seed)
         )
-        tighter = rounded_bound(more.value, integral)
-        if tighter > lower:
-            lower = tighter
-            report("bound", upper, lower)
-        stats["bound_iterations"] += more.iterations
-    return venue_of, lower, stats, lb.multipliers
+
+    # 4. polish and 5. a tighter bound ------------------------------------------
+
+    def polish(self) -> None:
+        """A last sweep of single swaps and moves catches what the neighbourhoods missed."""
+        t = time.perf_counter()
+        self.venue_of, swaps = exchange(
+            self.costs, self.venue_of, self.objective, self.bounds, time_limit=1.0, clock=self.clock
+        )
+        self.stats.update(polish_moves=swaps, polish_seconds=time.perf_counter() - t)
+        if swaps:
+            self.stats["improved_at"] = time.perf_counter()
+
+    def tighten_bound(self) -> None:
+        """Time left over (the search converged early) tightens the bound."""
+        remaining = self.left()
+        self.upper = self.objective.cost(self.costs, self.venue_of)
+        arc_upper = heuristic.layout_cost(self.arc, self.venue_of)
+        if remaining > 0.5 and self.open_gap() and arc_upper > 0:
+            more = bound.lagrangian_bound(
+                self.bound_costs,
+                self.bounds,
+                arc_upper,
+                start=self.lb.multipliers,
+                time_limit=remaining - 0.3,
+                clock=self.clock,
+            )
+            tighter = rounded_bound(more.value, self.integral)
+            if tighter > self.lower:
+                self.lower = tighter
+                self.report("bound", self.upper, self.lower)
+            self.stats["bound_iterations"] += more.iterations
 
 
 def _add_stats(stats: dict[str, Any], prefix: str, more: dict[str, Any]) -> None:
