@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..input.textfile import read_csv_text
 from ..model.layout import Layout
 from ..model.objective import Weights
 from ..model.rules import YES_VALUES, Constraints, eligible
@@ -363,16 +364,12 @@ def _plain_id(text: str) -> str:
 
 
 def _read_matrix(path: Path) -> pd.DataFrame:
-    """A square member × venue frame from a matrix file, with a zero diagonal."""
-    table = None
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    if table is None:
-        raise ValueError(f"{path}: unreadable matrix")
+    """A square member × venue frame from a matrix file, with a zero diagonal.
+
+    The parsing is the checker's own (not the engine's); only the decoding of
+    the text (UTF-8 or cp1252) is shared.
+    """
+    table = read_csv_text(path)
     lower = [c.strip().lower() for c in table.columns]
     if "from" in lower and "to" in lower and len(table.columns) >= 3:
         src = table.iloc[:, lower.index("from")].map(_plain_id)

@@ -22,6 +22,7 @@ from ..analysis.metrics import cluster_summary, distance_scale, overall_summary
 from ..api.form import run_scenario
 from ..errors import ClusteringError, InputError
 from ..input.schemas import FIELDS
+from ..input.textfile import read_csv_text
 from ..model.objective import Weights
 from ..model.scenario import (
     Scenario,
@@ -365,10 +366,10 @@ def _form(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 def _read_output(path: Path) -> pd.DataFrame:
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        return read_csv_text(path)
+    except InputError as exc:
         raise InputError(
-            f"cannot read {path.name} ({exc})",
+            f"cannot read {path.name} ({exc.message})",
             file=str(path),
             fix="form the clusters again with `clustering form`",
         ) from None

@@ -47,6 +47,7 @@ from ..input.files import (
 )
 from ..input.load import Centres, load_centres
 from ..input.schemas import FIELDS
+from ..input.textfile import read_text
 from .objective import Weights
 from .rules import Constraints
 from .sizes import Quota, SizeRule
@@ -213,18 +214,15 @@ def _fail(file: str, key: str, message: str, fix: str) -> InputError:
 
 
 def _read(path: Path) -> dict[str, Any]:
+    text = read_text(path)
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise InputError("file not found", file=str(path), fix="check the path") from exc
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(
             f"not valid TOML ({exc})",
             file=str(path),
             fix="see docs/scenarios.md for the format",
         ) from exc
-    except UnicodeDecodeError as exc:
-        raise InputError("not UTF-8 text", file=str(path), fix="save it as UTF-8") from exc
 
 
 def _validate(raw: dict[str, Any], file: str) -> dict[str, dict[str, Any]]:
