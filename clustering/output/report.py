@@ -19,6 +19,7 @@ matplotlib.use("Agg")
 
 import jinja2
 import matplotlib.patheffects as path_effects
+import networkx as nx
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -36,7 +37,7 @@ from ..analysis.reform import moves as reform_moves
 from ..model.layout import Layout
 from .tables import rounded
 
-__all__ = ["cluster_colours", "render_map", "write_report"]
+__all__ = ["cluster_colours", "cluster_graph", "render_map", "write_report"]
 
 _FIGSIZE = (10.0, 10.0)
 _DPI = 110
@@ -50,13 +51,41 @@ def _palette() -> list[str]:
     return [c for c in tab10 if c != "#7f7f7f"] + [tab20b[0], tab20b[4], tab20b[16]]
 
 
+#: clusters are neighbours when a member of one is among this many nearest members of the other
+NEIGHBOURS = 8
+
+
+def cluster_graph(layout: Layout) -> nx.Graph:
+    """Clusters as nodes, joined when they touch on the map.
+
+    Two clusters touch when a member of one is among the :data:`NEIGHBOURS`
+    nearest members (by straight line) of a member of the other.
+    """
+    centres = layout.centres
+    labels = centres["cluster"].to_numpy(dtype=np.int64)
+    graph = nx.Graph()
+    graph.add_nodes_from(int(k) for k in np.unique(labels))
+    if graph.number_of_nodes() > 1:
+        xy = np.column_stack([centres.geometry.x.to_numpy(), centres.geometry.y.to_numpy()])
+        _, idx = cKDTree(xy).query(xy, k=min(NEIGHBOURS + 1, len(xy)))  # + itself
+        idx = np.asarray(idx).reshape(len(xy), -1)
+        a = np.repeat(labels, idx.shape[1])
+        b = labels[idx.ravel()]
+        apart = a != b
+        graph.add_edges_from(zip(a[apart].tolist(), b[apart].tolist(), strict=True))
+    return graph
+
+
 def cluster_colours(layout: Layout) -> dict[int, str]:
     """A colour per cluster such that clusters that touch get different colours.
 
-    Clusters are neighbours when a member of one is among the eight nearest
-    members of the other. Colours come from a qualitative palette, given
-    greedily (the least used colour that no coloured neighbour has); the palette
-    is reused, never exhausted, so any number of clusters works.
+    The clusters' :func:`cluster_graph` is coloured by
+    ``networkx.greedy_color(graph, strategy="largest_first")`` and the colours
+    are mapped onto a qualitative palette of twelve, then spread over it (a
+    cluster moves to a less used colour only if no neighbour has it). Greedy
+    colouring needs at most one colour more than the most neighbours a cluster
+    has, a handful on a map; should it need more than twelve, the palette is
+    reused (and two neighbours may then share a colour).
 
     Parameters
     ----------
@@ -69,34 +98,22 @@ def cluster_colours(layout: Layout) -> dict[int, str]:
         Cluster number → hex colour.
     """
     palette = _palette()
-    centres = layout.centres
-    labels = centres["cluster"].to_numpy(dtype=np.int64)
-    clusters = np.unique(labels)
-    neighbours: dict[int, set[int]] = {int(k): set() for k in clusters}
-    if len(clusters) > 1:
-        xy = np.column_stack([centres.geometry.x.to_numpy(), centres.geometry.y.to_numpy()])
-        k = min(9, len(xy))
-        _, idx = cKDTree(xy).query(xy, k=k)
-        idx = np.asarray(idx).reshape(len(xy), -1)
-        a = np.repeat(labels, idx.shape[1])
-        b = labels[idx.ravel()]
-        for p, q in set(zip(a[a != b].tolist(), b[a != b].tolist(), strict=True)):
-            neighbours[p].add(q)
-            neighbours[q].add(p)
-    colour: dict[int, int] = {}
-    used = np.zeros(len(palette), dtype=np.int64)
-    # most constrained first, then west to east
-    order = sorted(neighbours, key=lambda c: (-len(neighbours[c]), c))
-    for c in order:
-        taken = np.zeros(len(palette), dtype=np.int64)
-        for q in neighbours[c]:
-            if q in colour:
-                taken[colour[q]] += 1
-        # fewest clashes, then the least used colour, then palette order
-        best = min(range(len(palette)), key=lambda i: (taken[i], used[i], i))
-        colour[c] = best
-        used[best] += 1
-    return {c: palette[i] for c, i in sorted(colour.items())}
+    graph = cluster_graph(layout)
+    greedy = nx.greedy_color(graph, strategy="largest_first")
+    colour = {c: i % len(palette) for c, i in greedy.items()}
+    # Greedy colouring uses the fewest colours it can (one for clusters with no
+    # neighbours); spread them over the palette: in the same order, each cluster
+    # takes the least used colour none of its neighbours has, which keeps it proper.
+    used = np.bincount(list(colour.values()), minlength=len(palette))
+    for c in greedy:  # largest_first's order
+        taken = {colour[q] for q in graph[c]}
+        free = [i for i in range(len(palette)) if i not in taken]
+        if free:
+            best = min(free, key=lambda i: (used[i], i))
+            used[colour[c]] -= 1
+            used[best] += 1
+            colour[c] = best
+    return {int(c): palette[i] for c, i in sorted(colour.items())}
 
 
 def _nice_length(span_km: float) -> float:
