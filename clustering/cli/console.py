@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..analysis.metrics import cluster_summary, distance_scale, overall_summary
+from ..output.tables import number_text
 from ..solver.progress import Progress
 
 __all__ = ["consoles", "print_move", "print_progress", "print_summary"]
@@ -104,13 +105,7 @@ def print_summary(layout, files, out: Console) -> None:
         else:
             small.add_column(names[c], justify="right", no_wrap=True)
     for _, row in summary.head(10).iterrows():
-        small.add_row(*[_fmt(row[c]) for c in cols])
+        small.add_row(*[number_text(row[c]) for c in cols])
     out.print(small)
     folder = Path(next(iter(files.values()))).parent
     out.print(f"Wrote {len(files)} files to {folder}: " + ", ".join(p.name for p in files.values()))
-
-
-def _fmt(value) -> str:
-    if isinstance(value, float):
-        return f"{value:,.2f}" if value == value else ""
-    return str(value)

@@ -35,7 +35,7 @@ from ..analysis.metrics import cluster_summary, contrast_summary, distance_scale
 from ..analysis.reform import has_previous, moves_summary
 from ..analysis.reform import moves as reform_moves
 from ..model.layout import Layout
-from .tables import rounded
+from .tables import cell_text, decimals_needed, flat_rows, length_text, rounded
 
 __all__ = ["cluster_colours", "cluster_graph", "render_map", "write_report"]
 
@@ -124,12 +124,6 @@ def _nice_length(span_km: float) -> float:
         if step * power <= target:
             return step * power
     return power
-
-
-def _length_text(km: float) -> str:
-    if km >= 1:
-        return f"{km:g} km"
-    return f"{km * 1000:g} m"
 
 
 def _extent(xk: np.ndarray, yk: np.ndarray) -> tuple[float, float, float, float]:
@@ -304,7 +298,7 @@ def _draw(layout: Layout, title: str | None) -> Figure:
         AnchoredSizeBar(
             ax.transData,
             bar,
-            _length_text(bar),
+            length_text(bar),
             loc="lower left",
             pad=0.4,
             borderpad=0.8,
@@ -564,64 +558,15 @@ _TIME_KEYS = (
 )
 
 
-def _flatten(d: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
-    """Nested dicts as ``("versions.numpy", "2.1.0")`` rows, in insertion order."""
-    rows: list[tuple[str, str]] = []
-    for key, value in d.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            rows.extend(_flatten(value, name + "."))
-        else:
-            rows.append((name, _value_text(value)))
-    return rows
-
-
-def _value_text(value: Any) -> str:
-    if isinstance(value, np.generic):
-        value = value.item()
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return "—"
-        return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
-    if isinstance(value, list | tuple):
-        return ", ".join(_value_text(v) for v in value)
-    return str(value)
-
-
-def _decimals(values: pd.Series) -> int:
-    """The fewest decimal places (0–3) that show every value of a float column exactly."""
-    known = pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=float)
-    for d in range(3):
-        if np.allclose(known, np.round(known, d), rtol=0.0, atol=1e-9):
-            return d
-    return 3
-
-
-def _cell(value: Any, decimals: int = 3) -> tuple[str, bool]:
-    """The text of a table cell and whether it is a number (right-aligned)."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if value is None or value is pd.NA or (isinstance(value, float) and not math.isfinite(value)):
-        return "", False
-    if isinstance(value, bool):
-        return ("yes" if value else "no"), False
-    if isinstance(value, int):
-        return f"{value:,}" if abs(value) >= 10000 else str(value), True
-    if isinstance(value, float):
-        return f"{value:.{decimals}f}", True
-    return str(value), False
-
-
 def _table(frame: pd.DataFrame) -> dict[str, Any]:
     """Header and cells of a table; float columns share one number of decimals."""
     header = [str(c).replace("_", " ") for c in frame.columns]
     decimals = [
-        _decimals(frame[c]) if pd.api.types.is_float_dtype(frame[c]) else 3 for c in frame.columns
+        decimals_needed(frame[c]) if pd.api.types.is_float_dtype(frame[c]) else 3
+        for c in frame.columns
     ]
     rows = [
-        [_cell(v, d) for v, d in zip(row, decimals, strict=True)]
+        [cell_text(v, d) for v, d in zip(row, decimals, strict=True)]
         for row in frame.itertuples(index=False, name=None)
     ]
     return {"header": header, "rows": rows}
@@ -762,8 +707,8 @@ def write_report(
         weighted=any(layout.params.get("weights", {}).get("contrast", {}).values()),
         excluded=_table(excluded[columns]),
         reforming=_reforming(layout, moves),
-        params=_flatten(layout.params),
-        stats=_flatten(layout.stats),
+        params=flat_rows(layout.params),
+        stats=flat_rows(layout.stats),
         unit=layout.unit,
         distance_unit="km" if layout.unit == "m" else layout.unit,
     )
