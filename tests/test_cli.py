@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -333,3 +334,47 @@ def test_cli_forms_clusters_with_rules_and_saves_them(tmp_path):
     assert saved.constraints.boundary == "district"
     assert saved.constraints.exclude == {"S05": "closing in July"}
     assert Path(saved.constraint_files["exclude"]).resolve() == (tmp_path / "away.csv").resolve()
+
+
+# ---------------------------------------------------------------- the package's shape
+
+#: modules of clustering.cli that are not subcommands
+_HELPERS = {"options", "console", "__main__"}
+
+
+def _subcommand_modules() -> dict[str, object]:
+    import importlib
+    import pkgutil
+
+    import clustering.cli as cli
+
+    names = [m.name for m in pkgutil.iter_modules(cli.__path__) if m.name not in _HELPERS]
+    return {name: importlib.import_module(f"clustering.cli.{name}") for name in names}
+
+
+def test_every_subcommand_module_is_registered_and_runs_its_own_run():
+    modules = _subcommand_modules()
+    assert {"form", "explain"} <= set(modules)
+    parser = _parser()
+    (action,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert set(action.choices) == set(modules)
+    for name, module in modules.items():
+        assert callable(module.register), name
+        assert action.choices[name].get_default("run") is module.run, name
+
+
+def test_python_m_lists_the_subcommands():
+    result = _run("--help")
+    assert result.returncode == 0, result.stderr
+    assert "form" in result.stdout
+    assert "explain" in result.stdout
+
+
+def test_scenario_flags_are_shared_not_owned_by_form():
+    from clustering.cli.options import add_scenario_options, scenario_from_args
+
+    parser = argparse.ArgumentParser()
+    add_scenario_options(parser)
+    scenario = scenario_from_args(parser.parse_args(["--min-size", "5", "--time-limit", "3"]))
+    assert (scenario.sizes.min_size, scenario.time_limit) == (5, 3.0)
+    assert scenario.centres.endswith("hampshire_primary_schools_2022.csv")  # the default

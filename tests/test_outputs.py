@@ -13,10 +13,13 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from clustering import SizeRule, form_clusters, load_centres
 from clustering.analysis.metrics import cluster_summary, overall_summary
 from clustering.model.layout import Layout
 from clustering.output.export import write_outputs
-from clustering.output.report import cluster_colours, render_map, write_report
+from clustering.output.report import cluster_colours, cluster_graph, render_map, write_report
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 
 # three groups of ten centres, west to east, around easting 450 000 northing 130 000
 CENTRES_XY = [(442_000.0, 130_000.0), (450_000.0, 135_000.0), (458_000.0, 128_000.0)]
@@ -328,6 +331,34 @@ def test_minutes_layout_names_columns_by_unit(tmp_path: Path) -> None:
 def test_neighbouring_clusters_get_different_colours(layout: Layout) -> None:
     colours = cluster_colours(layout)
     assert len(set(colours.values())) == 3
+
+
+def _touching(layout: Layout, nearest: int = 8) -> set[tuple[int, int]]:
+    """Pairs of clusters one of whose members is among the ``nearest`` of the other's."""
+    xy = np.column_stack([layout.centres.geometry.x, layout.centres.geometry.y])
+    labels = layout.centres["cluster"].to_numpy(dtype=int)
+    d = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
+    pairs = set()
+    for i, row in enumerate(np.argsort(d, axis=1)[:, 1 : nearest + 1]):
+        for j in row:
+            if labels[i] != labels[j]:
+                pairs.add((min(labels[i], labels[j]), max(labels[i], labels[j])))
+    return pairs
+
+
+@pytest.mark.slow
+def test_touching_clusters_of_the_hampshire_sample_never_share_a_colour() -> None:
+    centres = load_centres(SAMPLE / "hampshire_primary_schools_2022.csv")
+    layout = form_clusters(centres, SizeRule(8, 12), time_limit=2, baselines=False)
+    colours = cluster_colours(layout)
+    assert set(colours) == set(layout.centres["cluster"].astype(int))
+    touching = _touching(layout)
+    assert len(touching) > layout.n_clusters  # a real map: most clusters have neighbours
+    clashes = [(a, b) for a, b in touching if colours[a] == colours[b]]
+    assert clashes == []
+    # greedy colouring of a map needs few colours: the palette is never reused
+    assert len(set(colours.values())) <= 12
+    assert cluster_graph(layout).number_of_edges() == len(touching)
 
 
 def test_render_map_one_centre_and_many_clusters(tmp_path: Path) -> None:

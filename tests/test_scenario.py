@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import tomllib
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from clustering import InputError, SizeRule
+from clustering import InputError, Quota, SizeRule
 from clustering.api.form import run_scenario
 from clustering.cli import main
 from clustering.input.files import EXCLUDED_BY_SCENARIO, PreviousLayout, read_exclusions
@@ -143,6 +146,85 @@ def test_toml_syntax_error_gives_line(tmp_path):
     path.write_text("[sizes]\nmin = 8\nmax = = 12\n")
     with pytest.raises(InputError, match="line 3"):
         load_scenario(path)
+
+
+def _numpy_scenario() -> Scenario:
+    """A scenario as code that computed its numbers with numpy would build it."""
+    return Scenario(
+        centres=str(SAMPLE / "hampshire_primary_schools_2022.csv"),
+        sizes=SizeRule(
+            np.int64(6),
+            np.int64(14),
+            n_clusters=np.int64(40),
+            target_size=np.float64(10.5),
+            size_by="pupils",
+            min_weight=np.float64(100.25),
+            max_weight=np.int32(5000),
+            quotas=(Quota("phase", "primary", np.int64(1), np.int64(9)),),
+        ),
+        weights=Weights(
+            travel=np.float64(0.5),
+            contrast={"fsm_pct": np.float64(2.5), "urban_rural": np.int64(7)},
+            themes={"Diocese (name)": np.float32(1.5)},
+            partnerships=np.float64(4.0),
+        ),
+        constraints=Constraints(
+            partnerships=(("a", "b"),),
+            max_distance=np.float64(12.75),
+            lock_centres=(),
+        ),
+        time_limit=np.float64(12.5),
+        seed=np.int64(7),
+        workers=np.int64(1),
+        gap_target=np.float64(0.01),
+    )
+
+
+def test_numpy_numbers_are_written_as_plain_toml_numbers(tmp_path):
+    text = scenario_to_toml(_numpy_scenario(), relative_to=tmp_path)
+    assert text.startswith("# Written by clustering; `clustering form --scenario THIS_FILE`")
+    assert "np." not in text
+    assert "numpy" not in text
+    doc = tomllib.loads(text)
+    assert doc["sizes"] == {
+        "min": 6,
+        "max": 14,
+        "clusters": 40,
+        "target": 10.5,
+        "by": "pupils",
+        "min_weight": 100.25,
+        "max_weight": 5000,
+    }
+    assert doc["quota"] == [{"column": "phase", "value": "primary", "min": 1, "max": 9}]
+    assert doc["objective"] == {
+        "travel": 0.5,
+        "partnerships": 4.0,
+        "contrast": {"fsm_pct": 2.5, "urban_rural": 7.0},
+        "themes": {"Diocese (name)": 1.5},
+    }
+    assert doc["constraints"] == {"max_distance": 12.75}
+    assert doc["partnerships"] == {"pairs": [["a", "b"]]}
+    assert doc["solver"] == {"time_limit": 12.5, "seed": 7, "workers": 1, "gap_target": 0.01}
+    assert doc["data"]["centres"] == str(
+        Path(os.path.relpath(SAMPLE / "hampshire_primary_schools_2022.csv", tmp_path))
+    )
+    for table in ("sizes", "solver", "objective"):
+        for key, value in doc[table].items():
+            assert type(value) in (int, float, str, dict), (table, key, value)
+    assert type(doc["objective"]["contrast"]["urban_rural"]) is float  # a weight: a float
+
+
+def test_write_read_write_is_stable(tmp_path):
+    first = scenario_to_toml(_numpy_scenario(), relative_to=tmp_path)
+    path = tmp_path / "scenario.toml"
+    path.write_text(first, encoding="utf-8")
+    again = load_scenario(path)
+    assert again.sizes.min_size == 6
+    assert type(again.sizes.min_size) is int
+    second = scenario_to_toml(again, relative_to=tmp_path)
+    assert second == first
+    path.write_text(second, encoding="utf-8")
+    assert load_scenario(path) == again
 
 
 def test_cli_flags_override_scenario_and_run_records_it(tmp_path):
@@ -312,9 +394,10 @@ def test_constraints_are_read_with_their_files(full):
 def test_round_trip_with_constraints_is_equal(full):
     scenario = load_scenario(full)
     text = scenario_to_toml(scenario, relative_to=full.parent)
-    assert 'must_link_file = "groups.csv"' in text  # files by name, not by content
-    assert 'must_link = [["7", "8"]]' in text  # only what no file holds is inline
-    assert 'exclude = ["115852"]' in text
+    written = tomllib.loads(text)["constraints"]
+    assert written["must_link_file"] == "groups.csv"  # files by name, not by content
+    assert written["must_link"] == [["7", "8"]]  # only what no file holds is inline
+    assert written["exclude"] == ["115852"]
     full.write_text(text)  # same path, so the sources agree too
     assert load_scenario(full) == scenario
 

@@ -9,6 +9,7 @@ layout the engine returns has passed it; tests use it to judge any layout.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,9 +17,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..errors import InputError
+from ..input.textfile import read_csv_text
 from ..model.layout import Layout
 from ..model.objective import Weights
-from ..model.rules import YES_VALUES, Constraints, eligible
+from ..model.rules import Constraints
 from ..model.sizes import SizeRule
 
 __all__ = ["CheckReport", "check_layout"]
@@ -217,10 +220,7 @@ def _check_constraints(bad, layout, constraints, distance, own_venue) -> None:
         elif cid not in excluded:
             bad.append(f"centre {cid} is on the exclusion list but not listed as excluded")
     if c.consent is not None and c.consent in frame.columns:
-        text = frame[c.consent].astype(object).where(frame[c.consent].notna(), "")
-        yes = text.astype(str).str.strip().str.lower().isin(YES_VALUES) | (
-            pd.to_numeric(frame[c.consent], errors="coerce").fillna(0) > 0
-        )
+        yes = _says_yes(frame[c.consent])
         if (~yes).any():
             bad.append(f"{int((~yes).sum())} member(s) have not consented ({c.consent})")
     groups = [present(g) for g in c.must_link]
@@ -255,7 +255,7 @@ def _check_constraints(bad, layout, constraints, distance, own_venue) -> None:
             if have != 1:
                 bad.append(f"cluster {k} has {int(have)} coordinators (needs exactly 1)")
         if c.coordinator is not None:
-            ok = eligible(frame, c.coordinator, source=c.source)
+            ok = _meets(frame, c.coordinator, c.source)
             if (coord & ~ok).any():
                 bad.append(f"{int((coord & ~ok).sum())} coordinator(s) are not eligible")
     elif c.coordinator is not None:
@@ -287,6 +287,70 @@ def _check_constraints(bad, layout, constraints, distance, own_venue) -> None:
                     same_before = prev.cluster.get(a) == prev.cluster.get(b)
                     if same_before != (by_id[a] == by_id[b]):
                         bad.append(f"locked centres {a} and {b} did not keep their clusters")
+
+
+# ------------------------------------------------------- who may coordinate, who consented
+# The checker reads these itself, not with the model's reader (clustering.model.rules):
+# a slip in one then shows as a disagreement instead of passing unseen in both.
+
+#: cells (lower-cased, stripped) that say yes in a consent or coordinator column;
+#: any number above 0 says yes too
+_YES = frozenset({"yes", "y", "true", "t", "1", "x", "willing", "consented", "consent", "agreed"})
+_RULE = re.compile(r"^\s*(.+?)\s*(==|!=|>=|<=|=|>|<|\bnot in\b|\bin\b)\s*(.+?)\s*$", re.IGNORECASE)
+
+
+def _cells(values: pd.Series) -> np.ndarray:
+    """The cells as stripped, lower-cased text; missing cells as ``""``."""
+    return np.array(
+        ["" if pd.isna(v) else str(v).strip().lower() for v in values.tolist()], dtype=object
+    )
+
+
+def _numbers(values: pd.Series) -> np.ndarray:
+    """The cells as floats; text and missing cells as NaN."""
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def _says_yes(values: pd.Series) -> np.ndarray:
+    """Which cells of a yes/no column say yes."""
+    positive = _numbers(values) > 0  # NaN is not
+    return np.isin(_cells(values), list(_YES)) | positive
+
+
+def _meets(frame: pd.DataFrame, rule: str, source: str) -> np.ndarray:
+    """Which rows meet a coordinator rule: a yes/no column, or clauses joined by ``and``."""
+    rule = str(rule).strip()
+    if rule in frame.columns:
+        return _says_yes(frame[rule])
+    ok = np.ones(len(frame), dtype=bool)
+    for clause in re.split(r"\s+and\s+", rule, flags=re.IGNORECASE):
+        m = _RULE.match(clause)
+        if m is None or m[1].strip() not in frame.columns:
+            raise InputError(f"the checker cannot read the rule {clause!r}", file=source)
+        column, op = frame[m[1].strip()], m[2].lower()
+        value = m[3].strip().strip("\"'")
+        cells = _cells(column)
+        if op in ("in", "not in"):
+            listed = {v.strip().strip("\"'").lower() for v in value.strip("[]()").split(",")}
+            hit = np.isin(cells, list(listed))
+            ok &= hit if op == "in" else ~hit
+            continue
+        wanted = float(pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0])
+        if op in (">=", "<=", ">", "<"):
+            if math.isnan(wanted):
+                raise InputError(f"the checker cannot compare with {value!r}", file=source)
+            have = _numbers(column)
+            hit = {">=": have >= wanted, "<=": have <= wanted, ">": have > wanted}.get(
+                op, have < wanted
+            )
+            ok &= hit & np.isfinite(have)
+            continue
+        if not math.isnan(wanted) and pd.api.types.is_numeric_dtype(column):
+            hit = _numbers(column) == wanted
+        else:
+            hit = cells == value.lower()
+        ok &= hit if op in ("==", "=") else ~hit
+    return ok
 
 
 def _rule_terms(frame, constraints, weights, own_venue, unit) -> float:
@@ -363,16 +427,12 @@ def _plain_id(text: str) -> str:
 
 
 def _read_matrix(path: Path) -> pd.DataFrame:
-    """A square member × venue frame from a matrix file, with a zero diagonal."""
-    table = None
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    if table is None:
-        raise ValueError(f"{path}: unreadable matrix")
+    """A square member × venue frame from a matrix file, with a zero diagonal.
+
+    The parsing is the checker's own (not the engine's); only the decoding of
+    the text (UTF-8 or cp1252) is shared.
+    """
+    table = read_csv_text(path)
     lower = [c.strip().lower() for c in table.columns]
     if "from" in lower and "to" in lower and len(table.columns) >= 3:
         src = table.iloc[:, lower.index("from")].map(_plain_id)

@@ -1,11 +1,14 @@
 """Small CSV files that go with the centres: pairs, groups, exclusions and a previous layout.
 
 Each reader names the file, row and column of what is wrong and says how to fix it.
+Files are UTF-8 (with or without a byte-order mark) or cp1252, as Excel saves them
+(:mod:`clustering.input.textfile`).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,6 +18,7 @@ import pandas as pd
 
 from ..errors import InputError
 from .schemas import YES_VALUES
+from .textfile import read_csv_text, read_text
 
 __all__ = [
     "EXCLUDED_BY_SCENARIO",
@@ -37,13 +41,7 @@ class PreviousLayout:
 
 
 def _read_csv(path: str | Path, what: str) -> pd.DataFrame:
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"the {what} file does not exist", file=str(path), fix="check the path")
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputError(f"the {what} file could not be read: {exc}", file=str(path)) from None
+    frame = read_csv_text(path, what=what)
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
 
@@ -147,14 +145,10 @@ def read_exclusions(path: str | Path) -> dict[str, str]:
     """
     path = Path(path)
     fix = "write a header centre_id,reason and one centre per row"
+    text = read_text(path)
     try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            rows = list(csv.reader(handle))
-    except FileNotFoundError as exc:
-        raise InputError("file not found", file=str(path), fix="check the path") from exc
-    except UnicodeDecodeError as exc:
-        raise InputError("not UTF-8 text", file=str(path), fix="save it as UTF-8 CSV") from exc
-    except (OSError, csv.Error) as exc:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
         raise InputError(f"cannot read it as CSV ({exc})", file=str(path), fix=fix) from exc
     if not rows or not any(c.strip() for c in rows[0]):
         raise InputError("the file is empty", file=str(path), fix=fix)

@@ -30,6 +30,7 @@ from .schemas import (
     Schema,
     normalise_name,
 )
+from .textfile import read_csv_text
 
 __all__ = ["Centres", "load_centres", "read_table"]
 
@@ -82,9 +83,10 @@ class Centres:
 def read_table(path: str | Path, *, sheet: str | int | None = None) -> pd.DataFrame:
     """Read a CSV, Excel, GeoJSON or GeoPackage file with every column as text.
 
-    CSV files are read as UTF-8 (with or without a byte-order mark) and, when
-    that fails, as cp1252, the encoding of downloads from Get Information about
-    Schools. Spatial files return a GeoDataFrame.
+    CSV files are read by :func:`~clustering.input.textfile.read_csv_text`: as
+    UTF-8 (with or without a byte-order mark) and, when that fails, as cp1252,
+    the encoding of downloads from Get Information about Schools. Spatial files
+    return a GeoDataFrame.
     """
     path = Path(path)
     if not path.exists():
@@ -93,26 +95,10 @@ def read_table(path: str | Path, *, sheet: str | int | None = None) -> pd.DataFr
     try:
         if suffix in {".csv", ".txt", ".tsv"}:
             sep = "\t" if suffix == ".tsv" else ","
-            for encoding in ("utf-8-sig", "cp1252"):
-                try:
-                    table = pd.read_csv(
-                        path,
-                        dtype=str,
-                        keep_default_na=False,
-                        sep=sep,
-                        encoding=encoding,
-                        skip_blank_lines=False,
-                    )
-                except UnicodeDecodeError:
-                    continue
-                # drop blank lines but keep each row's index = its line in the file − 2
-                blank = (table.apply(lambda c: c.str.strip()) == "").all(axis=1)
-                return table.loc[~blank]
-            raise InputError(
-                "the file is neither UTF-8 nor cp1252 text",
-                file=str(path),
-                fix="save it as CSV UTF-8",
-            )
+            table = read_csv_text(path, sep=sep, skip_blank_lines=False)
+            # drop blank lines but keep each row's index = its line in the file − 2
+            blank = (table.apply(lambda c: c.str.strip()) == "").all(axis=1)
+            return table.loc[~blank]
         if suffix in {".xlsx", ".xlsm", ".xls"}:
             return pd.read_excel(path, dtype=str, keep_default_na=False, sheet_name=sheet or 0)
         if suffix in {".geojson", ".json", ".gpkg", ".shp", ".fgb"}:

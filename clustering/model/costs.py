@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..input.matrix import matrix_id, read_matrix
 
 __all__ = ["Costs", "euclidean_costs", "matrix_costs", "read_cost_matrix"]
 
@@ -127,8 +128,8 @@ def matrix_costs(
     Returns the costs for the ids found, in the order of ``ids``, and the ids
     the frame lacks.
     """
-    row_ids = [_norm_id(i) for i in square.index]
-    col_ids = [_norm_id(c) for c in square.columns]
+    row_ids = [matrix_id(i) for i in square.index]
+    col_ids = [matrix_id(c) for c in square.columns]
     if sorted(row_ids) != sorted(col_ids) or len(set(row_ids)) != len(row_ids):
         raise InputError(
             "the matrix must be square with the same unique ids as its index and columns",
@@ -157,132 +158,12 @@ def read_cost_matrix(
 ) -> tuple[Costs, list[str]]:
     """Read a travel-time or distance matrix for the centres ``ids``.
 
-    Two layouts are accepted, as CSV:
-
-    * long: columns ``from``, ``to`` and a value column (``minutes``,
-      ``seconds``, ``metres``/``meters``, ``km`` or ``cost``);
-    * square: the first column holds ids and the header row holds the same ids.
-
-    Returns the costs for the centres found in the matrix, in the order of
-    ``ids`` restricted to those found, and the list of ids the matrix lacks
-    (the caller excludes them with a reason). Every pair among the found
-    centres must have a value.
+    The file is parsed by :func:`clustering.input.matrix.read_matrix` (long
+    ``from,to,minutes`` rows or a square table, UTF-8 or cp1252). Returns the
+    costs for the centres found in the matrix, in the order of ``ids``
+    restricted to those found, and the list of ids the matrix lacks (the
+    caller excludes them with a reason). Every pair among the found centres
+    must have a value.
     """
-    path = Path(path)
-    if not path.exists():
-        raise InputError("file not found", file=str(path), fix="check the path")
-    frame = None
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-        except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
-            raise InputError(
-                f"cannot be read as a matrix: {exc}", file=str(path), fix="check the file"
-            ) from exc
-    if frame is None:
-        raise InputError("neither UTF-8 nor cp1252 text", file=str(path), fix="save as UTF-8")
-    cols = {c.strip().lower(): c for c in frame.columns}
-    units = {
-        "minutes": "min",
-        "min": "min",
-        "seconds": "s",
-        "metres": "m",
-        "meters": "m",
-        "km": "km",
-        "cost": "cost",
-    }
-    value_col = next((cols[c] for c in units if c in cols), None)
-    if "from" in cols and "to" in cols and value_col is not None:
-        unit = unit or units[value_col.strip().lower()]
-        return _from_long(frame, cols["from"], cols["to"], value_col, ids, unit, str(path))
-    return _from_square(frame, ids, unit or "cost", str(path))
-
-
-def _norm_id(value: object) -> str:
-    """An id as the loader writes it: '1000.0' (a spreadsheet's number) becomes '1000'."""
-    text = str(value).strip()
-    if "." in text:
-        try:
-            number = float(text)
-        except ValueError:
-            return text
-        if number.is_integer():
-            return str(int(number))
-    return text
-
-
-def _values(series: pd.Series, file: str, column: str, row_offset: int = 2) -> np.ndarray:
-    values = pd.to_numeric(series.str.strip(), errors="coerce")
-    bad = values.isna() | (values < 0)
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(
-            f"{series.iloc[i]!r} is not a non-negative number",
-            file=file,
-            row=i + row_offset,
-            column=column,
-            fix="every travel cost must be a number of zero or more",
-        )
-    return values.to_numpy(dtype=float)
-
-
-def _from_long(frame, from_col, to_col, value_col, ids, unit, file):
-    values = _values(frame[value_col], file, value_col)
-    frame = frame.assign(
-        **{from_col: frame[from_col].map(_norm_id), to_col: frame[to_col].map(_norm_id)}
-    )
-    known = set(frame[from_col]) | set(frame[to_col])
-    found = [i for i in ids if i in known]
-    missing = [i for i in ids if i not in known]
-    pos = {c: k for k, c in enumerate(found)}
-    n = len(found)
-    matrix = np.full((n, n), np.nan)
-    np.fill_diagonal(matrix, 0.0)
-    src = frame[from_col].map(pos)
-    dst = frame[to_col].map(pos)
-    keep = (src.notna() & dst.notna()).to_numpy()
-    matrix[src[keep].astype(int), dst[keep].astype(int)] = values[keep]
-    np.fill_diagonal(matrix, 0.0)  # a venue's own members include itself, at no cost
-    _require_complete(matrix, found, file)
-    return Costs(matrix, unit, file), missing
-
-
-def _from_square(frame, ids, unit, file):
-    id_col = frame.columns[0]
-    row_ids = frame[id_col].map(_norm_id).tolist()
-    col_ids = [_norm_id(c) for c in frame.columns[1:]]
-    if sorted(row_ids) != sorted(col_ids):
-        raise InputError(
-            "the matrix is neither long (from,to,minutes) nor square "
-            "(the first column's ids must match the header's ids)",
-            file=file,
-            fix="write one row per pair with columns from,to,minutes",
-        )
-    known = set(row_ids)
-    found = [i for i in ids if i in known]
-    missing = [i for i in ids if i not in known]
-    body = frame.iloc[:, 1:]
-    for col in body.columns:
-        _values(body[col], file, str(col))
-    full = body.apply(lambda s: pd.to_numeric(s.str.strip())).to_numpy(dtype=float)
-    r = {c: k for k, c in enumerate(row_ids)}
-    c = {c: k for k, c in enumerate(col_ids)}
-    ri = [r[i] for i in found]
-    ci = [c[i] for i in found]
-    matrix = full[np.ix_(ri, ci)].copy()
-    np.fill_diagonal(matrix, 0.0)  # a venue's own members include itself, at no cost
-    return Costs(matrix, unit, file), missing
-
-
-def _require_complete(matrix: np.ndarray, ids: list[str], file: str) -> None:
-    holes = np.argwhere(np.isnan(matrix))
-    if len(holes):
-        a, b = holes[0]
-        raise InputError(
-            f"no travel cost from {ids[a]!r} to {ids[b]!r} ({len(holes)} pairs missing in all)",
-            file=file,
-            fix="give a value for every ordered pair of centres",
-        )
+    read = read_matrix(path, ids, unit=unit)
+    return Costs(read.values, read.unit, read.source), list(read.missing)

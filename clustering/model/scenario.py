@@ -30,12 +30,14 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import tomli_w
 
 from ..errors import InputError
 from ..input.files import (
@@ -47,6 +49,7 @@ from ..input.files import (
 )
 from ..input.load import Centres, load_centres
 from ..input.schemas import FIELDS
+from ..input.textfile import read_text
 from .objective import Weights
 from .rules import Constraints
 from .sizes import Quota, SizeRule
@@ -213,18 +216,15 @@ def _fail(file: str, key: str, message: str, fix: str) -> InputError:
 
 
 def _read(path: Path) -> dict[str, Any]:
+    text = read_text(path)
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise InputError("file not found", file=str(path), fix="check the path") from exc
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(
             f"not valid TOML ({exc})",
             file=str(path),
             fix="see docs/scenarios.md for the format",
         ) from exc
-    except UnicodeDecodeError as exc:
-        raise InputError("not UTF-8 text", file=str(path), fix="save it as UTF-8") from exc
 
 
 def _validate(raw: dict[str, Any], file: str) -> dict[str, dict[str, Any]]:
@@ -600,29 +600,24 @@ def load_scenario(path: str | Path) -> Scenario:
     return scenario
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+def _plain(value: Any) -> Any:
+    """``value`` as the plain Python types TOML writes: numpy scalars unwrapped,
+    tuples and sets as lists, paths as text, ``None`` dropped from tables and lists."""
     if isinstance(value, Mapping):
-        return (
-            "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
-        )
-    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
-    text = "".join(c if c.isprintable() else _escape(c) for c in text)
-    return f'"{text}"'
+        return {str(k): _plain(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(v) for v in value if v is not None]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    return value
 
 
-def _escape(char: str) -> str:
-    code = ord(char)
-    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
-
-
-def _toml_key(key: str) -> str:
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _toml_value(key)
+#: the first lines of every scenario file this toolkit writes
+HEADER = "# Written by clustering; `clustering form --scenario THIS_FILE` repeats the run."
 
 
 def scenario_to_toml(scenario: Scenario, *, relative_to: str | Path | None = None) -> str:
@@ -630,78 +625,73 @@ def scenario_to_toml(scenario: Scenario, *, relative_to: str | Path | None = Non
 
     With ``relative_to`` (the folder the file will be saved in), data paths are
     written relative to it, so the folder can be moved or shared with the data.
+    Values are written by ``tomli_w`` after conversion to plain Python (numpy
+    numbers as ``int``/``float``), below a comment saying where the file came from.
     """
     rule = scenario.sizes
 
-    def where(p: str | None) -> str | None:
+    def where(p: str | Path | None) -> str | None:
         if p is None or relative_to is None:
-            return p
+            return None if p is None else str(p)
         try:
             return os.path.relpath(Path(p).resolve(), Path(relative_to).resolve())
         except ValueError:  # another drive on Windows
             return str(Path(p).resolve())
 
-    lines = ["# Written by clustering; `clustering form --scenario THIS_FILE` repeats the run.", ""]
-    data = {
-        "centres": where(scenario.centres),
-        "distances": where(scenario.distances),
-        "crs": scenario.crs,
-        "include_closed": scenario.include_closed,
-    }
-    lines.append("[data]")
-    lines += [f"{k} = {_toml_value(v)}" for k, v in data.items() if v is not None]
-    if scenario.columns:
-        lines += ["", "[data.columns]"]
-        lines += [f"{k} = {_toml_value(v)}" for k, v in scenario.columns.items()]
-    sizes = {
-        "min": rule.min_size,
-        "max": rule.max_size,
-        "clusters": rule.n_clusters,
-        "target": rule.target_size,
-        "by": rule.size_by,
-        "min_weight": rule.min_weight,
-        "max_weight": rule.max_weight,
-    }
-    lines += ["", "[sizes]"]
-    lines += [f"{k} = {_toml_value(v)}" for k, v in sizes.items() if v is not None]
-    for quota in rule.quotas:
-        lines += ["", "[[quota]]", f"column = {_toml_value(quota.column)}"]
-        lines += [f"value = {_toml_value(quota.value)}", f"min = {quota.min}"]
-        if quota.max is not None:
-            lines.append(f"max = {quota.max}")
     w = scenario.weights
-    lines += ["", "[objective]", f"travel = {_toml_value(w.travel)}"]
-    lines += [
-        f"{k} = {_toml_value(getattr(w, k))}"
-        for k in ("partnerships", "stability", "boundary")
-        if getattr(w, k)
-    ]
-    for part in ("contrast", "themes"):
-        if getattr(w, part):
-            lines += ["", f"[objective.{part}]"]
-            lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in getattr(w, part).items()]
-    lines += _constraints_toml(scenario, where)
-    solver = {
-        "time_limit": scenario.time_limit,
-        "seed": scenario.seed,
-        "workers": scenario.workers,
-        "gap_target": scenario.gap_target,
+    doc: dict[str, Any] = {
+        "data": {
+            "centres": where(scenario.centres),
+            "distances": where(scenario.distances),
+            "crs": scenario.crs,
+            "include_closed": scenario.include_closed,
+            "columns": dict(scenario.columns) or None,
+        },
+        "sizes": {
+            "min": rule.min_size,
+            "max": rule.max_size,
+            "clusters": rule.n_clusters,
+            "target": rule.target_size,
+            "by": rule.size_by,
+            "min_weight": rule.min_weight,
+            "max_weight": rule.max_weight,
+        },
+        "quota": [
+            {"column": q.column, "value": q.value, "min": q.min, "max": q.max} for q in rule.quotas
+        ]
+        or None,
+        # what load_scenario reads as floats is written as floats, so a second write matches
+        "objective": {
+            "travel": float(w.travel),
+            **{k: float(getattr(w, k)) or None for k in ("partnerships", "stability", "boundary")},
+            "contrast": {k: float(v) for k, v in w.contrast.items()} or None,
+            "themes": {k: float(v) for k, v in w.themes.items()} or None,
+        },
+        **_constraint_tables(scenario, where),
+        "solver": {
+            "time_limit": float(scenario.time_limit),
+            "seed": int(scenario.seed),
+            "workers": int(scenario.workers),
+            "gap_target": float(scenario.gap_target),
+        },
     }
-    lines += ["", "[solver]"]
-    lines += [f"{k} = {_toml_value(v)}" for k, v in solver.items()]
-    return "\n".join(lines) + "\n"
+    header = [HEADER]
+    if _inline(scenario).previous is not None:
+        header.append("# the previous layout was given in Python, not as a file: not written")
+    body = tomli_w.dumps({k: v for k, v in _plain(doc).items() if v not in ({}, [])})
+    return "\n".join(header) + "\n\n" + body
 
 
-def _constraints_toml(scenario: Scenario, where: Callable[[str | None], str | None]) -> list:
+def _constraint_tables(scenario: Scenario, where: Callable[[str | None], str | None]) -> dict:
     """``[constraints]``, ``[partnerships]`` and ``[previous]``: files by name, the rest inline."""
     c, inline, files = scenario.constraints, _inline(scenario), scenario.constraint_files
     exclude: list | dict | None = None
     if inline.exclude:
         default = all(r == EXCLUDED_BY_SCENARIO for r in inline.exclude.values())
         exclude = list(inline.exclude) if default else dict(inline.exclude)
-    tables = {
+    return {
         "constraints": {
-            "max_distance": c.max_distance,
+            "max_distance": None if c.max_distance is None else float(c.max_distance),
             "boundary": c.boundary,
             "cross_boundary": c.cross_boundary or None,
             "coordinator": c.coordinator,
@@ -724,15 +714,6 @@ def _constraints_toml(scenario: Scenario, where: Callable[[str | None], str | No
             "lock_centres": list(c.lock_centres) or None,
         },
     }
-    lines = []
-    for table, body in tables.items():
-        kept = {k: v for k, v in body.items() if v is not None}
-        if table == "previous" and inline.previous is not None:
-            lines += ["", "# the previous layout was given in Python, not as a file: not written"]
-        if kept:
-            lines += ["", f"[{table}]"]
-            lines += [f"{k} = {_toml_value(v)}" for k, v in kept.items()]
-    return lines
 
 
 def scenario_centres(scenario: Scenario) -> Centres:

@@ -40,7 +40,7 @@ def _dump(obj: Any, path: Path, *, compact: bool = False) -> None:
     path.write_text(text + "\n", encoding="utf-8")
 
 
-def _rounded(geom: shapely.Geometry) -> shapely.Geometry:
+def _round_coords(geom: shapely.Geometry) -> shapely.Geometry:
     return shapely.transform(geom, lambda c: np.round(c, _COORD_DP))
 
 
@@ -50,7 +50,7 @@ def _feature_collection(geoms: gpd.GeoSeries, properties: list[dict[str, Any]]) 
         if geom.geom_type == "Polygon":
             geom = orient(geom, sign=1.0)  # RFC 7946: exterior rings counter-clockwise
         features.append(
-            {"type": "Feature", "properties": props, "geometry": mapping(_rounded(geom))}
+            {"type": "Feature", "properties": props, "geometry": mapping(_round_coords(geom))}
         )
     return {"type": "FeatureCollection", "features": features}
 

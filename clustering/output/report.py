@@ -19,6 +19,7 @@ matplotlib.use("Agg")
 
 import jinja2
 import matplotlib.patheffects as path_effects
+import networkx as nx
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -34,9 +35,9 @@ from ..analysis.metrics import cluster_summary, contrast_summary, distance_scale
 from ..analysis.reform import has_previous, moves_summary
 from ..analysis.reform import moves as reform_moves
 from ..model.layout import Layout
-from .tables import rounded
+from .tables import cell_text, decimals_needed, flat_rows, length_text, rounded
 
-__all__ = ["cluster_colours", "render_map", "write_report"]
+__all__ = ["cluster_colours", "cluster_graph", "render_map", "write_report"]
 
 _FIGSIZE = (10.0, 10.0)
 _DPI = 110
@@ -50,13 +51,41 @@ def _palette() -> list[str]:
     return [c for c in tab10 if c != "#7f7f7f"] + [tab20b[0], tab20b[4], tab20b[16]]
 
 
+#: clusters are neighbours when a member of one is among this many nearest members of the other
+NEIGHBOURS = 8
+
+
+def cluster_graph(layout: Layout) -> nx.Graph:
+    """Clusters as nodes, joined when they touch on the map.
+
+    Two clusters touch when a member of one is among the :data:`NEIGHBOURS`
+    nearest members (by straight line) of a member of the other.
+    """
+    centres = layout.centres
+    labels = centres["cluster"].to_numpy(dtype=np.int64)
+    graph = nx.Graph()
+    graph.add_nodes_from(int(k) for k in np.unique(labels))
+    if graph.number_of_nodes() > 1:
+        xy = np.column_stack([centres.geometry.x.to_numpy(), centres.geometry.y.to_numpy()])
+        _, idx = cKDTree(xy).query(xy, k=min(NEIGHBOURS + 1, len(xy)))  # + itself
+        idx = np.asarray(idx).reshape(len(xy), -1)
+        a = np.repeat(labels, idx.shape[1])
+        b = labels[idx.ravel()]
+        apart = a != b
+        graph.add_edges_from(zip(a[apart].tolist(), b[apart].tolist(), strict=True))
+    return graph
+
+
 def cluster_colours(layout: Layout) -> dict[int, str]:
     """A colour per cluster such that clusters that touch get different colours.
 
-    Clusters are neighbours when a member of one is among the eight nearest
-    members of the other. Colours come from a qualitative palette, given
-    greedily (the least used colour that no coloured neighbour has); the palette
-    is reused, never exhausted, so any number of clusters works.
+    The clusters' :func:`cluster_graph` is coloured by
+    ``networkx.greedy_color(graph, strategy="largest_first")`` and the colours
+    are mapped onto a qualitative palette of twelve, then spread over it (a
+    cluster moves to a less used colour only if no neighbour has it). Greedy
+    colouring needs at most one colour more than the most neighbours a cluster
+    has, a handful on a map; should it need more than twelve, the palette is
+    reused (and two neighbours may then share a colour).
 
     Parameters
     ----------
@@ -69,34 +98,22 @@ def cluster_colours(layout: Layout) -> dict[int, str]:
         Cluster number → hex colour.
     """
     palette = _palette()
-    centres = layout.centres
-    labels = centres["cluster"].to_numpy(dtype=np.int64)
-    clusters = np.unique(labels)
-    neighbours: dict[int, set[int]] = {int(k): set() for k in clusters}
-    if len(clusters) > 1:
-        xy = np.column_stack([centres.geometry.x.to_numpy(), centres.geometry.y.to_numpy()])
-        k = min(9, len(xy))
-        _, idx = cKDTree(xy).query(xy, k=k)
-        idx = np.asarray(idx).reshape(len(xy), -1)
-        a = np.repeat(labels, idx.shape[1])
-        b = labels[idx.ravel()]
-        for p, q in set(zip(a[a != b].tolist(), b[a != b].tolist(), strict=True)):
-            neighbours[p].add(q)
-            neighbours[q].add(p)
-    colour: dict[int, int] = {}
-    used = np.zeros(len(palette), dtype=np.int64)
-    # most constrained first, then west to east
-    order = sorted(neighbours, key=lambda c: (-len(neighbours[c]), c))
-    for c in order:
-        taken = np.zeros(len(palette), dtype=np.int64)
-        for q in neighbours[c]:
-            if q in colour:
-                taken[colour[q]] += 1
-        # fewest clashes, then the least used colour, then palette order
-        best = min(range(len(palette)), key=lambda i: (taken[i], used[i], i))
-        colour[c] = best
-        used[best] += 1
-    return {c: palette[i] for c, i in sorted(colour.items())}
+    graph = cluster_graph(layout)
+    greedy = nx.greedy_color(graph, strategy="largest_first")
+    colour = {c: i % len(palette) for c, i in greedy.items()}
+    # Greedy colouring uses the fewest colours it can (one for clusters with no
+    # neighbours); spread them over the palette: in the same order, each cluster
+    # takes the least used colour none of its neighbours has, which keeps it proper.
+    used = np.bincount(list(colour.values()), minlength=len(palette))
+    for c in greedy:  # largest_first's order
+        taken = {colour[q] for q in graph[c]}
+        free = [i for i in range(len(palette)) if i not in taken]
+        if free:
+            best = min(free, key=lambda i: (used[i], i))
+            used[colour[c]] -= 1
+            used[best] += 1
+            colour[c] = best
+    return {int(c): palette[i] for c, i in sorted(colour.items())}
 
 
 def _nice_length(span_km: float) -> float:
@@ -107,12 +124,6 @@ def _nice_length(span_km: float) -> float:
         if step * power <= target:
             return step * power
     return power
-
-
-def _length_text(km: float) -> str:
-    if km >= 1:
-        return f"{km:g} km"
-    return f"{km * 1000:g} m"
 
 
 def _extent(xk: np.ndarray, yk: np.ndarray) -> tuple[float, float, float, float]:
@@ -287,7 +298,7 @@ def _draw(layout: Layout, title: str | None) -> Figure:
         AnchoredSizeBar(
             ax.transData,
             bar,
-            _length_text(bar),
+            length_text(bar),
             loc="lower left",
             pad=0.4,
             borderpad=0.8,
@@ -547,64 +558,15 @@ _TIME_KEYS = (
 )
 
 
-def _flatten(d: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
-    """Nested dicts as ``("versions.numpy", "2.1.0")`` rows, in insertion order."""
-    rows: list[tuple[str, str]] = []
-    for key, value in d.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            rows.extend(_flatten(value, name + "."))
-        else:
-            rows.append((name, _value_text(value)))
-    return rows
-
-
-def _value_text(value: Any) -> str:
-    if isinstance(value, np.generic):
-        value = value.item()
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return "—"
-        return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
-    if isinstance(value, list | tuple):
-        return ", ".join(_value_text(v) for v in value)
-    return str(value)
-
-
-def _decimals(values: pd.Series) -> int:
-    """The fewest decimal places (0–3) that show every value of a float column exactly."""
-    known = pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=float)
-    for d in range(3):
-        if np.allclose(known, np.round(known, d), rtol=0.0, atol=1e-9):
-            return d
-    return 3
-
-
-def _cell(value: Any, decimals: int = 3) -> tuple[str, bool]:
-    """The text of a table cell and whether it is a number (right-aligned)."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if value is None or value is pd.NA or (isinstance(value, float) and not math.isfinite(value)):
-        return "", False
-    if isinstance(value, bool):
-        return ("yes" if value else "no"), False
-    if isinstance(value, int):
-        return f"{value:,}" if abs(value) >= 10000 else str(value), True
-    if isinstance(value, float):
-        return f"{value:.{decimals}f}", True
-    return str(value), False
-
-
 def _table(frame: pd.DataFrame) -> dict[str, Any]:
     """Header and cells of a table; float columns share one number of decimals."""
     header = [str(c).replace("_", " ") for c in frame.columns]
     decimals = [
-        _decimals(frame[c]) if pd.api.types.is_float_dtype(frame[c]) else 3 for c in frame.columns
+        decimals_needed(frame[c]) if pd.api.types.is_float_dtype(frame[c]) else 3
+        for c in frame.columns
     ]
     rows = [
-        [_cell(v, d) for v, d in zip(row, decimals, strict=True)]
+        [cell_text(v, d) for v, d in zip(row, decimals, strict=True)]
         for row in frame.itertuples(index=False, name=None)
     ]
     return {"header": header, "rows": rows}
@@ -745,8 +707,8 @@ def write_report(
         weighted=any(layout.params.get("weights", {}).get("contrast", {}).values()),
         excluded=_table(excluded[columns]),
         reforming=_reforming(layout, moves),
-        params=_flatten(layout.params),
-        stats=_flatten(layout.stats),
+        params=flat_rows(layout.params),
+        stats=flat_rows(layout.stats),
         unit=layout.unit,
         distance_unit="km" if layout.unit == "m" else layout.unit,
     )

@@ -1,4 +1,12 @@
-"""Formatting helpers for what the output stage writes: rounded tables and plain JSON values."""
+"""Formatting for what people read and files hold: rounded tables, numbers and lengths as
+text, table cells, and plain JSON values.
+
+Used by the output stage and the command line. The stages below keep the few
+they need themselves (they may not import from here): ``distance_scale`` and
+the JSON-able summary in :mod:`clustering.analysis.metrics`, the prose numbers
+of :mod:`clustering.analysis.explain`, and the TOML values of
+:mod:`clustering.model.scenario`.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +17,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["rounded", "to_jsonable"]
+__all__ = [
+    "cell_text",
+    "decimals_needed",
+    "flat_rows",
+    "length_text",
+    "number_text",
+    "rounded",
+    "to_jsonable",
+    "value_text",
+]
 
 
 def rounded(table: pd.DataFrame, decimals: int = 1) -> pd.DataFrame:
@@ -55,3 +72,92 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
+
+
+def number_text(value: Any) -> str:
+    """A summary-table cell: floats with thousands separators and 2 decimals, NaN as ``""``.
+
+    >>> number_text(12345.678), number_text(float("nan")), number_text(7)
+    ('12,345.68', '', '7')
+    """
+    if isinstance(value, float):
+        return f"{value:,.2f}" if value == value else ""
+    return str(value)
+
+
+def length_text(km: float) -> str:
+    """A length for a scale bar: km from 1 km up, metres below.
+
+    >>> length_text(2.0), length_text(0.5)
+    ('2 km', '500 m')
+    """
+    if km >= 1:
+        return f"{km:g} km"
+    return f"{km * 1000:g} m"
+
+
+def value_text(value: Any) -> str:
+    """A setting or statistic as text: 4 significant digits, ``—`` for none or non-finite.
+
+    >>> value_text(0.123456), value_text(123456.7), value_text(None), value_text([1, 2.5])
+    ('0.1235', '123,457', '—', '1, 2.5')
+    """
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "—"
+        return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
+    if isinstance(value, list | tuple):
+        return ", ".join(value_text(v) for v in value)
+    return str(value)
+
+
+def flat_rows(d: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """Nested dicts as ``("versions.numpy", "2.1.0")`` rows, in insertion order.
+
+    >>> flat_rows({"seed": 0, "versions": {"numpy": "2.1.0"}, "empty": {}})
+    [('seed', '0'), ('versions.numpy', '2.1.0'), ('empty', '{}')]
+    """
+    rows: list[tuple[str, str]] = []
+    for key, value in d.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            rows.extend(flat_rows(value, name + "."))
+        else:
+            rows.append((name, value_text(value)))
+    return rows
+
+
+def decimals_needed(values: pd.Series) -> int:
+    """The fewest decimal places (0–3) that show every value of a float column exactly.
+
+    >>> decimals_needed(pd.Series([1.0, 2.5])), decimals_needed(pd.Series([1 / 3]))
+    (1, 3)
+    """
+    known = pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=float)
+    for d in range(3):
+        if np.allclose(known, np.round(known, d), rtol=0.0, atol=1e-9):
+            return d
+    return 3
+
+
+def cell_text(value: Any, decimals: int = 3) -> tuple[str, bool]:
+    """The text of a report table's cell and whether it is a number (right-aligned).
+
+    >>> cell_text(True), cell_text(12345), cell_text(2.5, 1), cell_text(float("nan"))
+    (('yes', False), ('12,345', True), ('2.5', True), ('', False))
+    """
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or value is pd.NA or (isinstance(value, float) and not math.isfinite(value)):
+        return "", False
+    if isinstance(value, bool):
+        return ("yes" if value else "no"), False
+    if isinstance(value, int):
+        return f"{value:,}" if abs(value) >= 10000 else str(value), True
+    if isinstance(value, float):
+        return f"{value:.{decimals}f}", True
+    return str(value), False
