@@ -157,3 +157,19 @@ def test_deterministic_gives_the_same_layout_under_a_different_load(schools):
     assert busy.lower_bound_ == quiet.lower_bound_
     assert quiet.layout_.params["deterministic"] is True
     assert quiet.layout_.params["workers"] == 1
+
+
+def test_scenario_files_and_the_cli_carry_deterministic(tmp_path):
+    from clustering.cli import _parser
+    from clustering.cli.options import scenario_from_args
+
+    path = tmp_path / "s.toml"
+    path.write_text('[data]\ncentres = "x.csv"\n[solver]\ndeterministic = true\n')
+    scenario = clustering.load_scenario(path)
+    assert scenario.deterministic is True
+    again = tmp_path / "again.toml"
+    again.write_text(clustering.scenario_to_toml(scenario, relative_to=tmp_path))
+    assert clustering.load_scenario(again).deterministic is True
+    args = _parser().parse_args(["form", "--deterministic"])
+    assert scenario_from_args(args).deterministic is True
+    assert scenario_from_args(_parser().parse_args(["form"])).deterministic is False

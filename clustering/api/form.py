@@ -224,6 +224,7 @@ def run_scenario(
         workers=scenario.workers,
         gap_target=scenario.gap_target,
         progress=progress,
+        deterministic=scenario.deterministic,
     )
 
 

@@ -154,6 +154,13 @@ def add_scenario_options(parser: argparse.ArgumentParser) -> None:
     solve.add_argument("--time-limit", type=float, help="seconds (default 20)")
     solve.add_argument("--seed", type=int, help="random seed (default 0)")
     solve.add_argument("--workers", type=int, help="CP-SAT workers (default 2)")
+    solve.add_argument(
+        "--deterministic",
+        action="store_true",
+        default=None,
+        help="the same layout on any machine and load: one worker, --time-limit counted "
+        "in solver work instead of seconds",
+    )
 
 
 def _mapping(items: list[str]) -> dict[str, str]:
@@ -250,6 +257,7 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
         time_limit=args.time_limit,
         seed=args.seed,
         workers=args.workers,
+        deterministic=args.deterministic,
         columns={**base.columns, **_mapping(args.column)} if args.column else None,
         weights=_weights(base.weights, args),
         sizes={

@@ -82,6 +82,8 @@ class Scenario:
     seed: int = 0
     workers: int = 2
     gap_target: float = 1e-4
+    #: count budgets in solver work, not seconds: the same layout on any machine
+    deterministic: bool = False
     #: what the layout must respect: stated inline and read from files, merged
     constraints: Constraints = field(default_factory=Constraints)
     #: files the constraints were read from, resolved like ``centres``: keys
@@ -197,6 +199,7 @@ _TABLES: dict[str, dict[str, tuple[type | tuple[type, ...], Any]]] = {
         "seed": (int, _non_negative),
         "workers": (int, _at_least_one),
         "gap_target": ((int, float), _fraction),
+        "deterministic": (bool, None),
     },
 }
 
@@ -583,6 +586,7 @@ def load_scenario(path: str | Path) -> Scenario:
         seed=int(solver.get("seed", 0)),
         workers=int(solver.get("workers", 2)),
         gap_target=float(solver.get("gap_target", 1e-4)),
+        deterministic=bool(solver.get("deterministic", False)),
     )
     files = {key: resolve(p) for key, p in named.items()}
     read = {
@@ -673,6 +677,7 @@ def scenario_to_toml(scenario: Scenario, *, relative_to: str | Path | None = Non
             "seed": int(scenario.seed),
             "workers": int(scenario.workers),
             "gap_target": float(scenario.gap_target),
+            "deterministic": bool(scenario.deterministic),
         },
     }
     header = [HEADER]
