@@ -204,7 +204,13 @@ def test_numpy_numbers_are_written_as_plain_toml_numbers(tmp_path):
     }
     assert doc["constraints"] == {"max_distance": 12.75}
     assert doc["partnerships"] == {"pairs": [["a", "b"]]}
-    assert doc["solver"] == {"time_limit": 12.5, "seed": 7, "workers": 1, "gap_target": 0.01}
+    assert doc["solver"] == {
+        "time_limit": 12.5,
+        "seed": 7,
+        "workers": 1,
+        "gap_target": 0.01,
+        "deterministic": False,
+    }
     assert doc["data"]["centres"] == str(
         Path(os.path.relpath(SAMPLE / "hampshire_primary_schools_2022.csv", tmp_path))
     )
