@@ -216,7 +216,7 @@ def test_numpy_numbers_are_written_as_plain_toml_numbers(tmp_path):
     )
     for table in ("sizes", "solver", "objective"):
         for key, value in doc[table].items():
-            assert type(value) in (int, float, str, dict), (table, key, value)
+            assert type(value) in (int, float, str, dict, bool), (table, key, value)
     assert type(doc["objective"]["contrast"]["urban_rural"]) is float  # a weight: a float
 
 
