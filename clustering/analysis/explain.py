@@ -41,6 +41,7 @@ from ..errors import InputError
 from ..input.files import norm_id
 from ..model.layout import Layout
 from ..model.objective import Weights, build_objective
+from ..model.terms import Clusters, Moves
 from .metrics import CONTRAST_REPORTED, distance_scale
 
 __all__ = [
@@ -153,28 +154,12 @@ class _Model:
             else is_venue.copy()
         )
 
-        # the objective, part by part
+        # the objective, part by part: each term prices the candidate moves itself
         obj = self.objective
         self.weights = obj.weighted()
         self.arc = obj.arc_costs(self.costs)  # what a venue's choice changes, in cost units
-        #: member → venue parts: (name, matrix, scale to the part's unit)
-        self.mv = [("travel", self.costs, obj.travel_scale)]
-        self.mv += [(a.name, a.counts, 1.0) for a in obj.arcs]
-        self.sums = []
-        for t in obj.terms:
-            s = np.zeros((k, t.scores.shape[1]))
-            np.add.at(s, self.k_of, t.scores)
-            self.sums.append(s)
-        self.held = []
-        for t in obj.themes:
-            h = np.zeros((k, t.holders.shape[1]), dtype=np.int64)
-            np.add.at(h, self.k_of, t.holders.astype(np.int64))
-            self.held.append(h)
-        self.partners: dict[int, list[int]] = {}
-        if obj.partnerships is not None:
-            for p, q in obj.partnerships.pairs.tolist():
-                self.partners.setdefault(p, []).append(q)
-                self.partners.setdefault(q, []).append(p)
+        self.clusters = Clusters(self.k_of, self.venues)
+        self.what_if = [(t.name, t.what_if(self.clusters)) for t in obj.all_terms]
         self.base_parts = obj.parts(self.costs, self.venue_of)
 
         # the rules
@@ -293,53 +278,10 @@ class _Model:
                     host_ok[c] = False
             new_va[c] = rest[int(np.argmin(score))]
 
-        parts: dict[str, np.ndarray] = {}
-        for name, x, scale in self.mv:
-            d = x[i, vb] - x[i, va] + hf * (x[jj, va] - x[jj, vb])
-            for c, rest in rests.items():
-                after = x[rest, new_va[c]].sum() if new_va[c] >= 0 else 0.0
-                before = x[self.members[a[c]], va[c]].sum()
-                d[c] = after - before + x[i[c], vb[c]] - hf[c] * x[jj[c], vb[c]]
-            parts[name] = d * scale
-        for t, s_k in zip(self.objective.terms, self.sums, strict=True):
-            shift = t.scores[i] - hf[:, None] * t.scores[jj]
-            sa, sb = s_k[a], s_k[b]
-            parts[t.attribute] = t.factor * (
-                np.abs(sa - shift).sum(axis=1)
-                - np.abs(sa).sum(axis=1)
-                + np.abs(sb + shift).sum(axis=1)
-                - np.abs(sb).sum(axis=1)
-            )
-        for t, h_k in zip(self.objective.themes, self.held, strict=True):
-            d = np.zeros(len(i))
-            h = t.holders.astype(np.int64)
-            step = max(1, 2_000_000 // max(h.shape[1], 1))
-            for s in range(0, len(i), step):
-                sl = slice(s, s + step)
-                shift = h[i[sl]] - has[sl, None] * h[jj[sl]]
-                qa, qb = h_k[a[sl]], h_k[b[sl]]
-                d[sl] = (
-                    ((qa - shift) > 0).sum(axis=1)
-                    - (qa > 0).sum(axis=1)
-                    + ((qb + shift) > 0).sum(axis=1)
-                    - (qb > 0).sum(axis=1)
-                )
-            parts[f"{t.attribute} splits"] = d
-        if self.objective.partnerships is not None:
-            d = np.zeros(len(i))
-            for c in range(len(i)):
-                ic, jc, ac, bc = int(i[c]), int(j[c]), int(a[c]), int(b[c])
-                if ic not in self.partners and jc not in self.partners:
-                    continue
-                for q in self.partners.get(ic, ()):
-                    after = ac if q == jc else self.k_of[q]
-                    d[c] += int(after != bc) - int(self.k_of[q] != ac)
-                if jc >= 0:
-                    for q in self.partners.get(jc, ()):
-                        if q == ic:
-                            continue
-                        d[c] += int(self.k_of[q] != ac) - int(self.k_of[q] != bc)
-            parts["partnerships split"] = d
+        moves = Moves(i, b, j, a, va, vb, new_va, rests, self.clusters, self.members)
+        parts = {"travel": moves.matrix_change(self.costs) * self.objective.travel_scale}
+        for name, changes in self.what_if:
+            parts[name] = changes(moves)
         parts = {name: parts[name] for name in self.base_parts}  # the objective's order
         total = sum(self.weights[name] * d for name, d in parts.items())
 
@@ -561,7 +503,7 @@ class _Model:
 
     def mix(self, rows: np.ndarray) -> list[dict[str, Any]]:
         """Per contrast attribute: the cluster's deviation with and without each row."""
-        terms = list(self.objective.terms)
+        terms = list(self.objective.contrast)
         have = {t.attribute for t in terms}
         centres = self.layout.centres
         extra = [
@@ -573,7 +515,7 @@ class _Model:
             built = build_objective(
                 centres, Weights(1.0, {a: 0.0 for a in extra}), unit=self.layout.unit
             )
-            terms += list(built.terms)
+            terms += list(built.contrast)
         out = []
         a = self.k_of[rows]
         for t in terms:

@@ -234,7 +234,7 @@ def _contrast_terms(layout: Layout):
     if not present:
         return []
     weights = Weights(1.0, {a: weighted.get(a, 0.0) for a in present})
-    return list(build_objective(centres, weights, unit=layout.unit).terms)
+    return list(build_objective(centres, weights, unit=layout.unit).contrast)
 
 
 def contrast_summary(layout: Layout) -> pd.DataFrame:

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.sat.python import cp_model
 
-from ..model.objective import ContrastTerm, Objective, PairTerm, ThemeTerm
+from ..model.objective import Objective
 from ..model.sizes import Bounds
+from ..model.terms import CpSatModel
 from .clock import Clock
 from .progress import Progress
 
@@ -128,7 +129,9 @@ def solve_cpsat(
         A valid bound (cost units) used for progress and to stop at ``stop_gap``.
     objective
         Every weighted term, for these centres (``Objective.restricted`` for a
-        sub-problem); without it the objective is travel alone.
+        sub-problem); without it the objective is travel alone. A weighted term
+        with no CP-SAT encoding is left out, and the status is then at best
+        ``FEASIBLE`` (see ``_objective_terms``).
     stop
         An event that, once set (from another thread), ends the search early
         with the best layout found so far.
@@ -161,13 +164,10 @@ def solve_cpsat(
 
     # objective
     terms = [sum(int(unit[i, j]) * var for (i, j), var in x.items())]
+    terms_left_out = False
     if objective is not None:
-        for term in objective.terms:
-            terms.append(_contrast(model, term, members_of, x, objective, scale))
-        for theme in objective.themes:
-            terms.append(_themes(model, theme, cand, x, objective, scale))
-        if objective.partnerships is not None:
-            terms.append(_pairs(model, objective.partnerships, cand, x, objective, scale))
+        more, terms_left_out = _objective_terms(model, x, cand, members_of, objective, scale)
+        terms += more
     model.minimize(sum(terms))
 
     if hint is not None:
@@ -211,6 +211,8 @@ def solve_cpsat(
     clock.work(elements=10 * len(x))
     clock.charge_cpsat(solver.deterministic_time)
     name = solver.status_name(status)
+    if terms_left_out and status == cp_model.OPTIMAL:
+        name = "FEASIBLE"  # optimal for the model without them only
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return CpSatResult(
             None, name, None, None, time.perf_counter() - t0, watcher.solutions, exact, built
@@ -377,65 +379,22 @@ def _weight_scale(bounds: Bounds) -> tuple[int, bool]:
     return 10_000, False
 
 
-def _themes(model, theme: ThemeTerm, cand, x, objective, scale):
-    """``held[t, j]`` is 1 when a holder of theme ``t`` meets at ``j``; their count is priced."""
-    coefficient = int(np.floor(theme.weight / objective.travel_scale * scale))
-    if coefficient <= 0:
-        return 0
-    out = []
-    shared = 0  # themes held by two or more: each is in at least one cluster
-    for t in range(theme.holders.shape[1]):
-        holders = np.flatnonzero(theme.holders[:, t])
-        if len(holders) < 2:
-            continue
-        shared += 1
-        for j in set().union(*(cand[int(i)].tolist() for i in holders)):
-            held = model.new_bool_var(f"held[{theme.attribute},{t},{j}]")
-            for i in holders:
-                if (int(i), j) in x:
-                    model.add_implication(x[int(i), j], held)
-            out.append(held)
-    # splits = clusters holding a theme − 1, so the objective matches Objective.parts
-    return coefficient * (sum(out) - shared)
+def _objective_terms(model, x, cand, members_of, objective: Objective, scale: float):
+    """Each term's own encoding (arc terms are in the member → venue costs already).
 
-
-def _pairs(model, pairs: PairTerm, cand, x, objective, scale):
-    """``split[e]`` is 1 when the two centres of partnership ``e`` meet at different venues."""
-    coefficient = int(np.floor(pairs.weight / objective.travel_scale * scale))
-    if coefficient <= 0 or len(pairs.pairs) == 0:
-        return 0
-    out = []
-    for e, (a, b) in enumerate(pairs.pairs.tolist()):
-        split = model.new_bool_var(f"split[{e}]")
-        for u, w in ((a, b), (b, a)):
-            for j in cand[u].tolist():
-                other = x.get((w, j))
-                model.add(split >= x[u, j] - (0 if other is None else other))
-        out.append(split)
-    return coefficient * sum(out)
-
-
-def _contrast(model, term: ContrastTerm, members_of, x, objective, scale):
-    """Deviation of each possible cluster (one per venue) from the area's mix.
-
-    ``dev[j, c] ≥ |Σ_i round(R·score[i, c]) · x[i, j]|``; the resolution ``R``
-    keeps each unit of ``dev`` worth about ten units of the integer objective.
+    A term without one is left out: the model then minimises a relaxation (every
+    term is non-negative, so its bound stays a bound), and every layout it
+    returns is re-priced with the whole objective by its caller. Returns the
+    expressions and whether a weighted term was left out.
     """
-    if term.weight <= 0:
-        return 0
-    per_unit = term.weight / objective.travel_scale * scale * term.factor
-    resolution = int(np.clip(per_unit // 10, 1, 1000))
-    coefficient = max(1, round(per_unit / resolution))
-    scores = np.rint(term.scores * resolution).astype(np.int64)
-    out = []
-    for j, members in enumerate(members_of):
-        for c in range(scores.shape[1]):
-            total = sum(int(scores[i, c]) * x[i, j] for i in members if scores[i, c])
-            if isinstance(total, int):
-                continue
-            top = int(np.abs(scores[members, c]).sum())
-            dev = model.new_int_var(0, top, f"dev[{term.attribute},{j},{c}]")
-            model.add(dev >= total)
-            model.add(dev >= -total)
-            out.append(dev)
-    return coefficient * sum(out)
+    at = CpSatModel(model, x, cand, members_of, objective.travel_scale, scale)
+    out, left_out = [], False
+    for term in objective.all_terms:
+        if term.arc:
+            continue
+        expr = term.cpsat(at)
+        if expr is None:
+            left_out = left_out or term.weight > 0
+            continue
+        out.append(expr)
+    return out, left_out

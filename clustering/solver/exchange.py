@@ -1,11 +1,14 @@
-"""Exchange local search for the weighted objective (travel + contrast).
+"""Exchange local search for the weighted objective (travel + every term).
 
 Swap two members of neighbouring clusters, or move one when the sizes allow,
-whenever that lowers ``travel + Σ weight × deviation``; venues stay where
-they are. This is the exchange method anticlustering tools use for diversity,
-with travel added: each candidate's change is computed exactly from the
-clusters' running score sums, so a full sweep costs ``O(n · neighbours ·
-size)``. It gives the CP-SAT neighbourhood search a mixed starting point.
+whenever that lowers ``travel + Σ weight × part``; venues stay where they are.
+This is the exchange method anticlustering tools use for diversity, with travel
+added: each candidate's change of travel and contrast is computed exactly from
+the clusters' running score sums, so a full sweep costs ``O(n · neighbours ·
+size)``; the other terms (themes, partnerships, …) then price the best
+candidate exactly. Each term brings its own state
+(:meth:`clustering.model.terms.Term.exchange`). It gives the CP-SAT
+neighbourhood search a mixed starting point.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import numpy as np
 
 from ..model.objective import Objective
 from ..model.sizes import Bounds
+from ..model.terms import Clusters
 from .clock import Clock
 
 __all__ = ["exchange"]
@@ -44,12 +48,13 @@ def exchange(
     if bounds.allowed is not None:
         arc = np.where(bounds.allowed, arc, np.inf)
     costs, travel_w = arc, 1.0
-    scores = [t.scores for t in objective.terms if t.weight > 0]
-    term_w = [t.weight * t.factor / objective.travel_scale for t in objective.terms if t.weight > 0]
-    side = _Side(objective, bounds, label, k)
-    sums = [np.zeros((k, s.shape[1])) for s in scores]
-    for s, total in zip(scores, sums, strict=True):
-        np.add.at(total, label, s)
+    # each term's running state: those that price every candidate at once (contrast)
+    # take part in the sweep; the others (themes, partnerships, …) price its best
+    clusters = Clusters(label, venues)
+    states = [t.exchange(clusters, objective.travel_scale) for t in objective.all_terms]
+    states = [d for d in states if d is not None]
+    sweep = [d for d in states if d.vectorised]
+    side = _Side(bounds, label, [d for d in states if not d.vectorised])
     count = np.bincount(label, minlength=k)
     w = bounds.weights
     load = None if w is None else np.bincount(label, weights=w, minlength=k)
@@ -68,9 +73,7 @@ def exchange(
             for b in near[a]:
                 ia = np.flatnonzero((label == a) & ~is_venue)
                 ib = np.flatnonzero((label == b) & ~is_venue)
-                clock.work(
-                    elements=25 * (2 * n + (len(ia) + 1) * (len(ib) + 1) * (1 + len(scores)))
-                )
+                clock.work(elements=25 * (2 * n + (len(ia) + 1) * (len(ib) + 1) * (1 + len(sweep))))
                 if len(ia) == 0 or len(ib) == 0:
                     continue
                 va, vb = venues[a], venues[b]
@@ -79,13 +82,8 @@ def exchange(
                     (costs[ia, vb] - costs[ia, va])[:, None]
                     + (costs[ib, va] - costs[ib, vb])[None, :]
                 )
-                for s, total, tw in zip(scores, sums, term_w, strict=True):
-                    diff = s[ia][:, None, :] - s[ib][None, :, :]  # what a loses, b gains
-                    before = np.abs(total[a]).sum() + np.abs(total[b]).sum()
-                    after = np.abs(total[a] - diff).sum(axis=2) + np.abs(total[b] + diff).sum(
-                        axis=2
-                    )
-                    delta = delta + tw * (after - before)
+                for d in sweep:
+                    delta = delta + d.swaps(a, b, ia, ib)
                 if load is not None:
                     shift = w[ia][:, None] - w[ib][None, :]
                     ok = (
@@ -105,11 +103,9 @@ def exchange(
                     delta[r, c] += side.delta([(ia[r], a, b), (ib[c], b, a)])
                 if delta[r, c] < -1e-9:
                     i, j = ia[r], ib[c]
-                    side.apply([(i, a, b), (j, b, a)])
                     label[i], label[j] = b, a
-                    for s, total in zip(scores, sums, strict=True):
-                        total[a] += s[j] - s[i]
-                        total[b] += s[i] - s[j]
+                    for d in states:
+                        d.apply([(i, a, b), (j, b, a)])
                     if load is not None:
                         load[a] += w[j] - w[i]
                         load[b] += w[i] - w[j]
@@ -123,12 +119,8 @@ def exchange(
                 if count[a] - 1 < bounds.min_size or count[b] + 1 > bounds.max_size:
                     continue
                 delta = travel_w * (costs[ia, vb] - costs[ia, va])
-                for s, total, tw in zip(scores, sums, term_w, strict=True):
-                    before = np.abs(total[a]).sum() + np.abs(total[b]).sum()
-                    after = np.abs(total[a] - s[ia]).sum(axis=1) + np.abs(total[b] + s[ia]).sum(
-                        axis=1
-                    )
-                    delta = delta + tw * (after - before)
+                for d in sweep:
+                    delta = delta + d.moves(a, b, ia)
                 if load is not None:
                     ok = (load[a] - w[ia] >= bounds.min_weight - 1e-9) & (
                         load[b] + w[ia] <= bounds.max_weight + 1e-9
@@ -142,11 +134,9 @@ def exchange(
                     delta[r] += side.delta([(ia[r], a, b)])
                 if delta[r] < -1e-9:
                     i = ia[r]
-                    side.apply([(i, a, b)])
                     label[i] = b
-                    for s, total in zip(scores, sums, strict=True):
-                        total[a] -= s[i]
-                        total[b] += s[i]
+                    for d in states:
+                        d.apply([(i, a, b)])
                     if load is not None:
                         load[a] -= w[i]
                         load[b] += w[i]
@@ -161,62 +151,28 @@ def exchange(
 
 
 class _Side:
-    """Exact change of the terms the sweep does not vectorise: themes, partnerships
-    and cannot-link groups (a move breaking one costs +inf)."""
+    """Exact change of what the sweep does not vectorise: the terms that price the sweep's
+    best candidate only, and cannot-link groups (a move breaking one costs +inf)."""
 
-    def __init__(self, objective: Objective, bounds: Bounds, label: np.ndarray, k: int):
+    def __init__(self, bounds: Bounds, label: np.ndarray, terms: list):
         self.label = label  # shared with the sweep, updated by it
-        self.themes = [t for t in objective.themes if t.weight > 0]
-        self.held = []
-        for t in self.themes:
-            counts = np.zeros((k, t.holders.shape[1]))
-            np.add.at(counts, label, t.holders.astype(float))
-            self.held.append(counts)
-        self.w_theme = [t.weight / objective.travel_scale for t in self.themes]
-        pairs = objective.partnerships
-        self.partner: dict[int, list[int]] = {}
-        self.w_pair = 0.0
-        if pairs is not None and pairs.weight > 0:
-            self.w_pair = pairs.weight / objective.travel_scale
-            for a, b in pairs.pairs.tolist():
-                self.partner.setdefault(a, []).append(b)
-                self.partner.setdefault(b, []).append(a)
+        self.terms = terms
         self.apart_of: dict[int, list[np.ndarray]] = {}
         for g in bounds.apart:
             for i in g.tolist():
                 self.apart_of.setdefault(i, []).append(g)
-        self.active = bool(self.themes or self.partner or self.apart_of)
+        self.active = bool(self.terms or self.apart_of)
 
     def delta(self, moves: list[tuple[int, int, int]]) -> float:
         """Change in cost units if each ``(centre, from, to)`` move were made."""
         label = self.label.copy()
         for i, _, to in moves:
             label[i] = to
-        out = 0.0
-        touched = sorted({c for _, a, b in moves for c in (a, b)})
-        where = {c: k for k, c in enumerate(touched)}
-        for t, counts, w in zip(self.themes, self.held, self.w_theme, strict=True):
-            before = counts[touched]  # only the clusters the moves touch change
-            after = before.copy()
-            for i, a, b in moves:
-                after[where[a]] -= t.holders[i]
-                after[where[b]] += t.holders[i]
-            out += w * ((after > 0).sum() - (before > 0).sum())
-        moved = [int(i) for i, _, _ in moves]
         for i, _, _ in moves:
-            for other in self.partner.get(int(i), ()):
-                if other in moved and other < i:
-                    continue  # counted from the other end
-                before = self.label[i] != self.label[other]
-                after = label[i] != label[other]
-                out += self.w_pair * (int(after) - int(before))
             for g in self.apart_of.get(int(i), ()):
                 if np.count_nonzero(label[g] == label[i]) > 1:
                     return np.inf
+        out = 0.0
+        for term in self.terms:
+            out += term.delta(moves, label)
         return out
-
-    def apply(self, moves: list[tuple[int, int, int]]) -> None:
-        for t, counts in zip(self.themes, self.held, strict=True):
-            for i, a, b in moves:
-                counts[a] -= t.holders[i]
-                counts[b] += t.holders[i]
