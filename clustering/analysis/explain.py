@@ -31,7 +31,7 @@ under a second.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -45,10 +45,13 @@ from ..model.terms import Clusters, Moves
 from .metrics import CONTRAST_REPORTED, distance_scale
 
 __all__ = [
+    "MoveCosts",
+    "WhatIf",
     "can_explain",
     "explain_centre",
     "explanation_text",
     "explanations",
+    "rank_words",
 ]
 
 _EPS = 1e-9
@@ -76,7 +79,8 @@ def _ordinal(k: int) -> str:
     return str(k) + {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
 
 
-def _rank_words(rank: int) -> str:
+def rank_words(rank: int) -> str:
+    """A venue's rank among those a centre could use: ``nearest``, ``2nd nearest``, …"""
     return "nearest" if rank == 1 else f"{_ordinal(rank)} nearest"
 
 
@@ -594,6 +598,172 @@ class _Model:
         return out
 
 
+@dataclass
+class MoveCosts:
+    """What moving each centre ``rows[c]`` to cluster ``clusters[c]`` would cost.
+
+    Each is a plain move where the size and weight rules allow one; otherwise
+    the best swap with a member of that cluster (not its venue): the cheapest
+    that breaks no rule, else the cheapest of all. A venue that moves hands its
+    cluster to the member that serves the rest at least cost.
+
+    Attributes
+    ----------
+    rows, clusters : numpy.ndarray
+        The centres (rows of ``layout.centres``) and the cluster indices priced.
+    swap_with : numpy.ndarray
+        The row each swaps with, ``-1`` for a plain move.
+    new_venue : numpy.ndarray
+        The venue (row) of the centre's own cluster afterwards; ``-1`` when the
+        cluster would vanish.
+    change : numpy.ndarray
+        The change of the weighted total, in km (or the travel matrix's unit):
+        ``objective.cost`` of the changed layout minus that of the layout,
+        times the travel scale.
+    parts : dict of str to numpy.ndarray
+        The change of each part of the objective, in its own unit.
+    """
+
+    rows: np.ndarray
+    clusters: np.ndarray
+    swap_with: np.ndarray
+    new_venue: np.ndarray
+    change: np.ndarray
+    parts: dict[str, np.ndarray]
+    _arrays: _Model = field(repr=False)
+    _choice: _Choice = field(repr=False)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def blocked(self) -> np.ndarray:
+        """Whether each would break a rule."""
+        return self._choice.blocked()
+
+    def blocked_by(self, c: int) -> list[str]:
+        """The rules candidate ``c`` would break, in words (empty when none)."""
+        return self._arrays.blockers(self._choice, c)
+
+    def why_swap(self, c: int) -> str:
+        """Why candidate ``c`` is a swap: the size or weight rules a plain move would break
+        (empty for a plain move)."""
+        return self._arrays.size_note(self._choice, c)
+
+    def parts_text(self, c: int) -> str:
+        """The weighted parts candidate ``c`` changes, in prose.
+
+        E.g. ``travel +1.20 km, fsm_pct +3.4 (×1)``; ``no part changes`` when none does.
+        """
+        return self._arrays.parts_text(self._choice, c)
+
+
+class WhatIf:
+    """A layout as arrays over its centres and clusters, and the cost of moving centres.
+
+    Centres are the rows of ``layout.centres``; clusters are indexed ``0..k-1``
+    in the order of their venue rows. This is what the explanations use,
+    exposed for the reports beside them (:mod:`clustering.analysis.reform`).
+
+    Parameters
+    ----------
+    layout
+        A layout made by :func:`clustering.form_clusters` (its ``problem`` is used).
+
+    Attributes
+    ----------
+    n, k : int
+        The numbers of centres and clusters.
+    ids, names : numpy.ndarray
+        Each row's centre id, and name (empty when it has none).
+    row_of : dict of str to int
+        The row of each centre id.
+    cluster_of : numpy.ndarray
+        Each row's cluster index.
+    venue_of : numpy.ndarray
+        Each row's venue (a row).
+    venues, labels, size : numpy.ndarray
+        Each cluster's venue (a row), label (as in ``layout.centres["cluster"]``)
+        and number of members.
+    max_size : int
+        The most members a cluster may have.
+    costs : numpy.ndarray
+        ``(n, n)`` member → venue costs (metres, or the travel matrix's unit).
+    factor : float
+        Multiplies costs into the distances reported (km for metres).
+    suffix, unit_text : str
+        The distance unit in column names and in prose (``km``, or the matrix unit).
+
+    Raises
+    ------
+    ValueError
+        When the layout has no solved problem (see :func:`can_explain`).
+
+    Examples
+    --------
+    >>> what = WhatIf(layout)                                  # doctest: +SKIP
+    >>> costs = what.price([5], [what.cluster_index("3")])     # doctest: +SKIP
+    >>> costs.change[0], costs.blocked_by(0)                   # doctest: +SKIP
+    (1.84, [])
+    """
+
+    def __init__(self, layout: Layout):
+        self._arrays = arrays = _Model(layout)
+        self.n, self.k = arrays.n, arrays.k
+        self.ids, self.names, self.row_of = arrays.ids, arrays.names, arrays.row_of
+        self.cluster_of, self.venue_of = arrays.k_of, arrays.venue_of
+        self.venues, self.labels, self.size = arrays.venues, arrays.labels, arrays.size
+        self.max_size = arrays.max_size
+        self.costs, self.factor = arrays.costs, arrays.factor
+        self.suffix, self.unit_text = arrays.suffix, arrays.unit_text
+
+    def cluster_index(self, label) -> int | None:
+        """The index of the cluster labelled ``label`` (text or number), ``None`` if none is."""
+        return self._arrays.index_of_label.get(str(label))
+
+    def label(self, k: int) -> int:
+        """Cluster ``k``'s label."""
+        return self._arrays.label(k)
+
+    def who(self, row: int) -> str:
+        """A centre in prose: ``Name (id)``, or its id alone."""
+        return self._arrays.who(row)
+
+    def distance_text(self, cost: float) -> str:
+        """A cost as a distance in prose, e.g. ``3.2 km``."""
+        return self._arrays.dist(cost)
+
+    def venue_rank(self) -> np.ndarray:
+        """Each row's venue's rank among the venues it could use (1 = the nearest)."""
+        return self._arrays.venue_table()[2]
+
+    def price(self, rows, clusters) -> MoveCosts:
+        """What moving each centre ``rows[c]`` to cluster index ``clusters[c]`` would cost.
+
+        Parameters
+        ----------
+        rows, clusters
+            Equal-length sequences: centres (rows) and the clusters (indices) to
+            move them to, each other than the centre's own.
+
+        Returns
+        -------
+        MoveCosts
+            The change of the total and of each part, the swap partner where a
+            swap was priced, and the rules each would break.
+        """
+        choice = self._arrays.choose(rows, clusters)
+        return MoveCosts(
+            choice.i,
+            choice.b,
+            choice.j,
+            choice.new_venue,
+            choice.total,
+            choice.parts,
+            self._arrays,
+            choice,
+        )
+
+
 def _alternatives(model: _Model, rows: np.ndarray, count: int, dv: np.ndarray) -> np.ndarray:
     """The ``count`` other clusters whose venues are nearest each row (rows × count)."""
     count = min(count, model.k - 1)
@@ -885,7 +1055,7 @@ def explanation_text(layout: Layout, centre_id, *, alternatives: int = 3) -> str
             ", as its venue."
             if e["is_venue"]
             else f", meeting at {e['venue_name']} ({e['venue_id']}), {e['distance']:,.1f} {unit} "
-            f"away: the {_rank_words(e['venue_rank'])} of the {e['venues_in_reach']} "
+            f"away: the {rank_words(e['venue_rank'])} of the {e['venues_in_reach']} "
             "venues it could use."
         )
     ]

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ..model.layout import Layout
-from .explain import _Model, _rank_words, can_explain
+from .explain import WhatIf, can_explain, rank_words
 
 __all__ = ["STATUSES", "has_previous", "moves", "moves_summary"]
 
@@ -87,18 +87,18 @@ def moves(layout: Layout) -> pd.DataFrame:
         raise ValueError("the layout was not re-formed from a previous layout")
     if not can_explain(layout):
         raise ValueError("this layout has no solved problem (layout.problem)")
-    model = _Model(layout)
-    n = model.n
-    suffix = model.suffix
-    unit = model.unit_text
-    _, _, rank, _ = model.venue_table()
-    prev_of = np.array([prev.cluster.get(cid) for cid in model.ids], dtype=object)
-    now = np.array([str(int(x)) for x in model.labels[model.k_of]], dtype=object)
+    what = WhatIf(layout)
+    n = what.n
+    suffix = what.suffix
+    unit = what.unit_text
+    rank = what.venue_rank()
+    prev_of = np.array([prev.cluster.get(cid) for cid in what.ids], dtype=object)
+    now = np.array([str(int(x)) for x in what.labels[what.cluster_of]], dtype=object)
     new = np.array([p is None for p in prev_of], dtype=bool)
     status = np.where(new, "joined", np.where(prev_of == now, "stayed", "moved"))
 
     # who joined each (current) cluster, and where each previous cluster's members are
-    joined_in = np.bincount(model.k_of[status == "joined"], minlength=model.k)
+    joined_in = np.bincount(what.cluster_of[status == "joined"], minlength=what.k)
     excluded = layout.excluded
     ex_ids = (
         excluded["centre_id"].astype(str).tolist()
@@ -127,9 +127,9 @@ def moves(layout: Layout) -> pd.DataFrame:
 
     # moving back, priced for every mover whose previous label still exists
     movers = np.flatnonzero(status == "moved")
-    back_k = np.array([model.index_of_label.get(str(prev_of[r]), -1) for r in movers])
+    back_k = np.array([_index(what, prev_of[r]) for r in movers])
     can_back = movers[back_k >= 0]
-    choice = model.choose(can_back, back_k[back_k >= 0]) if len(can_back) else None
+    priced = what.price(can_back, back_k[back_k >= 0]) if len(can_back) else None
     pos = {int(r): p for p, r in enumerate(can_back)}
 
     reason = np.array([""] * n, dtype=object)
@@ -137,27 +137,27 @@ def moves(layout: Layout) -> pd.DataFrame:
     back_swap = np.array([""] * n, dtype=object)
     back_distance = np.full(n, np.nan)
     for r in np.flatnonzero(status == "joined"):
-        a = int(model.k_of[r])
+        a = int(what.cluster_of[r])
+        away = what.distance_text(what.costs[r, what.venue_of[r]])
         reason[r] = (
-            f"new: not in the previous layout; meets at cluster {model.label(a)}'s venue, "
-            f"{model.dist(model.costs[r, model.venue_of[r]])} away (the {_rank_words(int(rank[r]))}"
-            " it could use)"
+            f"new: not in the previous layout; meets at cluster {what.label(a)}'s venue, "
+            f"{away} away (the {rank_words(int(rank[r]))} it could use)"
         )
     for r in movers:
         r = int(r)
         label = str(prev_of[r])
-        c_now = model.label(int(model.k_of[r]))
+        c_now = what.label(int(what.cluster_of[r]))
         clauses: list[str] = []
         old_venue = prev.venue.get(label)
-        k_back = model.index_of_label.get(label)
+        k_back = what.cluster_index(label)
         if k_back is None:
             members = by_label.get(label, [])
-            left = [cid for cid in members if cid not in model.row_of]
+            left = [cid for cid in members if cid not in what.row_of]
             elsewhere = sorted(
                 {
-                    model.label(int(model.k_of[model.row_of[cid]]))
+                    what.label(int(what.cluster_of[what.row_of[cid]]))
                     for cid in members
-                    if cid in model.row_of
+                    if cid in what.row_of
                 }
             )
             where = ", ".join(map(str, elsewhere))
@@ -169,31 +169,31 @@ def moves(layout: Layout) -> pd.DataFrame:
             )
             clauses.append(f"its previous cluster {label} was dissolved ({detail})")
         else:
-            v_back = int(model.venues[k_back])
-            if old_venue is not None and old_venue not in model.row_of:
+            v_back = int(what.venues[k_back])
+            if old_venue is not None and old_venue not in what.row_of:
                 clauses.append(
                     f"its previous venue {_name(ex_name, old_venue)} left ({gone(old_venue)}); "
-                    f"cluster {label} now meets at {model.who(v_back)}"
+                    f"cluster {label} now meets at {what.who(v_back)}"
                 )
-            elif old_venue is not None and model.ids[v_back] != old_venue:
+            elif old_venue is not None and what.ids[v_back] != old_venue:
                 clauses.append(
-                    f"cluster {label} now meets at {model.who(v_back)} instead of "
-                    f"{model.who(model.row_of[old_venue])}"
+                    f"cluster {label} now meets at {what.who(v_back)} instead of "
+                    f"{what.who(what.row_of[old_venue])}"
                 )
-            d_now = model.costs[r, model.venue_of[r]]
-            d_back = model.costs[r, v_back]
-            back_distance[r] = d_back * model.factor
+            d_now = what.costs[r, what.venue_of[r]]
+            d_back = what.costs[r, v_back]
+            back_distance[r] = d_back * what.factor
             if d_back - d_now > 1e-9:
                 clauses.append(
-                    f"its trip to cluster {c_now}'s venue is {model.dist(d_back - d_now)} "
+                    f"its trip to cluster {c_now}'s venue is {what.distance_text(d_back - d_now)} "
                     f"shorter than to cluster {label}'s"
                 )
             c = pos[r]
-            back_change[r] = float(choice.total[c])
-            blocked = model.blockers(choice, c)
-            j = int(choice.j[c])
-            back_swap[r] = model.ids[j] if j >= 0 else ""
-            how = "moving back" if j < 0 else f"swapping back with {model.who(j)}"
+            back_change[r] = float(priced.change[c])
+            blocked = priced.blocked_by(c)
+            j = int(priced.swap_with[c])
+            back_swap[r] = what.ids[j] if j >= 0 else ""
+            how = "moving back" if j < 0 else f"swapping back with {what.who(j)}"
             if blocked:
                 words = []
                 for text in blocked:
@@ -203,12 +203,12 @@ def moves(layout: Layout) -> pd.DataFrame:
                     words.append(text)
                 clauses.append(f"{how} is not allowed: {'; '.join(words)}")
             else:
-                change = float(choice.total[c])
-                parts = model.parts_text(choice, c)
+                change = float(priced.change[c])
+                parts = priced.parts_text(c)
                 new = int(joined_in[k_back])
-                if j >= 0 and new and model.size[k_back] >= model.max_size:
+                if j >= 0 and new and what.size[k_back] >= what.max_size:
                     clauses.append(
-                        f"cluster {label} is full ({model.size[k_back]} members, {new} of them new)"
+                        f"cluster {label} is full ({what.size[k_back]} members, {new} of them new)"
                     )
                 if change > 1e-9:
                     clauses.append(
@@ -224,17 +224,17 @@ def moves(layout: Layout) -> pd.DataFrame:
                     clauses.append(f"{how} would leave the total unchanged")
         reason[r] = "; ".join(clauses)
 
-    distance = model.costs[np.arange(n), model.venue_of] * model.factor
+    distance = what.costs[np.arange(n), what.venue_of] * what.factor
     members = pd.DataFrame(
         {
-            "centre_id": model.ids,
-            "name": model.names,
+            "centre_id": what.ids,
+            "name": what.names,
             "previous_cluster": [p or "" for p in prev_of],
-            "cluster": pd.array(model.labels[model.k_of], dtype="Int64"),
+            "cluster": pd.array(what.labels[what.cluster_of], dtype="Int64"),
             "status": status,
             "reason": reason,
             "previous_venue_id": [prev.venue.get(p, "") if p else "" for p in prev_of],
-            "venue_id": model.ids[model.venue_of],
+            "venue_id": what.ids[what.venue_of],
             f"distance_{suffix}": np.round(distance, 3) if suffix == "km" else distance,
             f"back_distance_{suffix}": np.round(back_distance, 3)
             if suffix == "km"
@@ -256,7 +256,7 @@ def moves(layout: Layout) -> pd.DataFrame:
                 "previous_venue_id": prev.venue.get(label, "") if label else "",
             }
         )
-    known = set(model.ids) | set(ex_ids)
+    known = set(what.ids) | set(ex_ids)
     for cid, label in prev.cluster.items():
         if cid not in known:
             rows.append(
@@ -278,6 +278,12 @@ def moves(layout: Layout) -> pd.DataFrame:
     for col in (*text, "move_back_swap_with"):
         out[col] = out[col].fillna("").astype(str)
     return out
+
+
+def _index(what: WhatIf, label) -> int:
+    """The index of the cluster now carrying ``label``, ``-1`` when none does."""
+    k = what.cluster_index(label)
+    return -1 if k is None else k
 
 
 def _name(ex_name: dict[str, str], cid: str) -> str:
