@@ -63,7 +63,9 @@ How to add an objective term
      only the exchange and neighbourhood searches then pursue the term.
    * ``exchange(clusters, travel_scale)``: an :class:`~.base.ExchangeDelta`
      (running cluster state, exact change per move). Without it each priced
-     move re-evaluates ``value``.
+     move re-evaluates ``value``. Unless the state is ``vectorised`` it only
+     corrects the price of the best travel-and-contrast candidate of each
+     step, as themes and partnerships do.
    * ``what_if(clusters)``: the part's change for many candidate moves at once
      (:class:`~.base.Moves`). Without it each candidate layout is built and
      re-evaluated.

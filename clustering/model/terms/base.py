@@ -20,7 +20,10 @@ What it may add, each with a generic fallback here:
   the whole objective before it is kept.
 * ``exchange(clusters, travel_scale)``: the exact change of its cost during the
   exchange search. Without one the term is re-evaluated with ``value`` on each
-  priced move (exact, ``O(n)`` per move).
+  priced move (exact, ``O(n)`` per move). Either way, unless its state is
+  ``vectorised`` (prices every candidate, as contrast does), the term — like
+  themes and partnerships — corrects the price of each step's best candidate
+  only: the search does not go looking for what improves it.
 * ``what_if(clusters)``: the exact change of the part for many candidate moves at
   once (the explanations). Without one each changed layout is built and
   re-evaluated with ``value`` (exact, ``O(n)`` per candidate).

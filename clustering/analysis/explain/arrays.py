@@ -1,0 +1,166 @@
+"""The layout, its objective and its rules, as arrays over its centres and clusters.
+
+Centres are the rows of ``layout.centres``; clusters are numbered ``0..k-1`` in
+the order of their venue rows. Every other piece of the explanations reads
+these arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ...model.layout import Layout
+from ...model.terms import Clusters
+from ..metrics import distance_scale
+from .rules import group_rules
+
+__all__ = ["Arrays", "can_explain"]
+
+
+def can_explain(layout: Layout) -> bool:
+    """Whether ``layout.problem`` holds what explanations need (a layout from the engine)."""
+    problem = getattr(layout, "problem", None)
+    if problem is None:
+        return False
+    centres = layout.centres
+    n = len(centres)
+    matrix = getattr(problem.costs, "matrix", None)
+    return (
+        n > 0
+        and matrix is not None
+        and np.shape(matrix) == (n, n)
+        and {"centre_id", "cluster", "is_venue"} <= set(centres.columns)
+    )
+
+
+class Arrays:
+    """The layout's centres, clusters, objective and rules, as arrays."""
+
+    def __init__(self, layout: Layout):
+        if not can_explain(layout):
+            raise ValueError(
+                "this layout has no solved problem (layout.problem); explanations need a "
+                "layout made by clustering.form_clusters"
+            )
+        problem = layout.problem
+        self.layout = layout
+        centres = layout.centres
+        self.n = n = len(centres)
+        self.ids = centres["centre_id"].astype(str).to_numpy()
+        raw = centres["name"] if "name" in centres.columns else centres["centre_id"]
+        self.names = raw.astype(object).where(raw.notna(), "").astype(str).to_numpy()
+        self.row_of = {cid: r for r, cid in enumerate(self.ids)}
+        self.costs = np.asarray(problem.costs.matrix, dtype=float)
+        self.objective = problem.objective
+        self.constraints = problem.constraints
+        self.rule = problem.rule
+        self.compiled = problem.compiled
+        self.factor, self.suffix = distance_scale(layout.unit)
+        self.unit_text = "km" if layout.unit == "m" else str(layout.unit)
+
+        # clusters: index 0..k-1 in the order of their venue rows
+        labels = centres["cluster"].to_numpy(dtype=np.int64)
+        is_venue = centres["is_venue"].to_numpy(dtype=bool)
+        venue_rows = np.flatnonzero(is_venue)
+        order = np.argsort(labels[venue_rows], kind="stable")
+        by_label = labels[venue_rows][order]
+        self.venue_of = venue_rows[order][np.searchsorted(by_label, labels)]
+        self.venues = np.unique(self.venue_of)
+        self.k = k = len(self.venues)
+        self.k_of = np.searchsorted(self.venues, self.venue_of)
+        self.labels = labels[self.venues]
+        self.index_of_label = {str(int(lab)): c for c, lab in enumerate(self.labels)}
+        self.size = np.bincount(self.k_of, minlength=k)
+        rows_by = np.argsort(self.k_of, kind="stable")
+        self.members = np.split(rows_by, np.cumsum(self.size)[:-1])
+        self.padded = np.full((k, int(self.size.max())), -1, dtype=np.int64)
+        for c, m in enumerate(self.members):
+            self.padded[c, : len(m)] = m
+        self.coordinator = (
+            centres["coordinator"].to_numpy(dtype=bool)
+            if "coordinator" in centres.columns
+            else is_venue.copy()
+        )
+
+        # the objective, part by part: each term prices the candidate moves itself
+        obj = self.objective
+        self.weights = obj.weighted()
+        self.arc = obj.arc_costs(self.costs)  # what a venue's choice changes, in cost units
+        self.clusters = Clusters(self.k_of, self.venues)
+        self.what_if = [(t.name, t.what_if(self.clusters)) for t in obj.all_terms]
+        self.base_parts = obj.parts(self.costs, self.venue_of)
+
+        # the rules
+        rule = self.rule
+        self.min_size, self.max_size = int(rule.min_size), int(rule.max_size)
+        self.size_by = rule.size_by
+        self.loads = None
+        if rule.size_by is not None and rule.size_by in centres.columns:
+            self.loads = pd.to_numeric(centres[rule.size_by], errors="coerce").to_numpy(float)
+            self.loads = np.nan_to_num(self.loads)
+            self.load = np.bincount(self.k_of, weights=self.loads, minlength=k)
+            self.w_lo = float(rule.min_weight or 0.0)
+            self.w_hi = float(rule.max_weight) if rule.max_weight is not None else np.inf
+        self.quotas = []
+        for quota, mask in problem.quotas:
+            mask = np.asarray(mask, dtype=bool)
+            hi = self.max_size if quota.max is None else int(quota.max)
+            count = np.bincount(self.k_of, weights=mask.astype(float), minlength=k)
+            self.quotas.append((quota, mask, int(quota.min), hi, count))
+        self.group_of = np.full(n, -1, dtype=np.int64)
+        self.groups = [np.asarray(g, dtype=np.int64) for g in self.compiled.together]
+        for g, rows in enumerate(self.groups):
+            self.group_of[rows] = g
+        self.group_rule = group_rules(self.constraints, self.row_of, n)
+        self.apart: dict[int, set[int]] = {}
+        for g in self.compiled.apart:
+            g = [int(x) for x in g]
+            for r in g:
+                self.apart.setdefault(r, set()).update(x for x in g if x != r)
+        self.allowed = self.compiled.allowed
+        self.max_distance = self.constraints.max_distance
+        self.regions = self.compiled.regions
+        self.boundary = self.constraints.boundary
+        self.locked = np.zeros(k, dtype=bool)
+        prev = self.constraints.previous
+        if prev is not None and self.constraints.lock_clusters:
+            lock = {str(x) for x in self.constraints.lock_clusters}
+            rows = [r for r, cid in enumerate(self.ids) if prev.cluster.get(cid) in lock]
+            self.locked[self.k_of[rows]] = True
+        self.eligible = self.compiled.coordinators
+
+    def who(self, r: int) -> str:
+        """``Name (id)``, or the id alone when the centre has no other name."""
+        name, cid = self.names[r], self.ids[r]
+        return f"{name} ({cid})" if name and name != cid else cid
+
+    def many(self, rows, limit: int = 3) -> str:
+        rows = list(rows)
+        shown = ", ".join(self.who(r) for r in rows[:limit])
+        return shown + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
+
+    def dist(self, cost: float) -> str:
+        """A cost as a distance in prose: ``3.2 km``."""
+        return f"{cost * self.factor:,.1f} {self.unit_text}"
+
+    def km(self, change: float) -> str:
+        """A change of the total in prose: ``+1.20 km``."""
+        return f"{change:+,.2f} {self.unit_text}"
+
+    def label(self, c: int) -> int:
+        """Cluster ``c``'s label (as in ``layout.centres["cluster"]``)."""
+        return int(self.labels[c])
+
+    def venue_table(self):
+        """Each centre's cost to every venue, which venues it could use, and its rank."""
+        dv = self.costs[:, self.venues]
+        usable = np.ones(dv.shape, dtype=bool)
+        if self.allowed is not None:
+            usable &= self.allowed[:, self.venues]
+        if self.regions is not None:
+            usable &= self.regions[:, None] == self.regions[self.venues][None, :]
+        own = dv[np.arange(self.n), self.k_of]
+        nearer = (dv < own[:, None] - 1e-9) & usable
+        rank = 1 + nearer.sum(axis=1)
+        return dv, usable, rank, nearer
