@@ -1228,3 +1228,59 @@ def test_centre_with_no_possible_venue_within_max_distance_is_named():
         form_clusters(
             _centres(frame), SizeRule(3, 6), constraints=Constraints(max_distance=5), time_limit=2
         )
+
+
+def test_no_candidate_venue_in_the_whole_model_is_a_proof_of_infeasibility():
+    # found by test_tiny_instances_match_exhaustive_search (seed 291): the locked centre
+    # and cluster leave c5 and c6 (must-link) no venue both may use within 40 minutes;
+    # with every venue a candidate that is a proof, not "no layout found in time"
+    xy = [
+        (453861.847054, 139646.450082),
+        (464886.134019, 130890.528161),
+        (460937.925094, 131141.753426),
+        (454194.247055, 131588.553840),
+        (462036.716880, 144941.468704),
+        (454774.828535, 140068.275906),
+        (457584.044218, 136097.253606),
+    ]
+    frame = pd.DataFrame({"id": [f"c{i}" for i in range(7)]})
+    frame["x"], frame["y"] = zip(*xy, strict=True)
+    frame["band"] = list("aabaaba")
+    frame["willing"] = ["no", "yes", "yes", "no", "no", "yes", "no"]
+    frame["side"] = list("WEEWEWW")
+    frame["topics"] = ["", "", "", "", "maths", "music;maths", "sport;maths"]
+    frame["score"] = [3.6, 13.1, 43.1, 21.1, 6.3, 2.8, 48.4]
+    previous = PreviousLayout(
+        cluster={"c5": "1", "c6": "1", "c0": "2", "c1": "2", "c3": "3", "c4": "3", "c2": "3"},
+        venue={"1": "c5", "2": "c1", "3": "c2"},
+        source="<previous>",
+    )
+    matrix = np.array(
+        [
+            [0, 68, 53, 39, 47, 5, 25],
+            [56, 0, 16, 43, 57, 55, 36],
+            [44, 19, 0, 27, 66, 43, 24],
+            [32, 51, 32, 0, 74, 41, 27],
+            [39, 69, 55, 62, 0, 35, 40],
+            [4, 66, 52, 34, 42, 0, 23],
+            [21, 43, 29, 23, 48, 19, 0],
+        ],
+        dtype=float,
+    )
+    case = Case(
+        frame,
+        SizeRule(2, 4, n_clusters=3),
+        Constraints(
+            must_link=(("c6", "c5"),),
+            cannot_link=(("c5", "c2"), ("c3", "c0")),
+            partnerships=(("c6", "c5"),),
+            max_distance=40.0,
+            previous=previous,
+            lock_centres=("c0",),
+            lock_clusters=("1",),
+        ),
+        Weights(1.0, partnerships=0.5, stability=4.0),
+        matrix,
+    )
+    assert _optimum(_model(case)) is None  # exhaustive search: no layout exists
+    assert isinstance(_outcome(case, time_limit=1.0, seed=0), InfeasibleError)

@@ -150,7 +150,10 @@ def solve_cpsat(
     n = costs.shape[0]
     cand = candidate_venues(costs, candidates, hint, bounds.allowed, bounds.together)
     if any(len(c) == 0 for c in cand):
-        return CpSatResult(None, "INFEASIBLE", None, None, time.perf_counter() - t0, 0, False)
+        # with every venue a candidate, a centre left without one is a proof: no layout
+        # meets the rules (e.g. a must-link group whose members share no allowed venue)
+        proof = candidates >= n
+        return CpSatResult(None, "INFEASIBLE", None, None, time.perf_counter() - t0, 0, proof)
     # floor: every layout's integer total is at most its true total, so the
     # bound CP-SAT proves on integers is a valid bound on the true totals too
     arc = costs if objective is None else objective.arc_costs(costs)
