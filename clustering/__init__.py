@@ -23,6 +23,7 @@ from .api.form import form_clusters, run_scenario
 from .errors import ClusteringError, InfeasibleError, InputError, SolverError
 from .input.files import PreviousLayout, read_previous
 from .input.load import Centres, load_centres
+from .input.national import england_like
 from .model.layout import Layout
 from .model.objective import Weights
 from .model.rules import Constraints
@@ -49,6 +50,7 @@ __all__ = [
     "check_layout",
     "cluster_summary",
     "contrast_summary",
+    "england_like",
     "explain_centre",
     "explanations",
     "form_clusters",
