@@ -20,6 +20,7 @@ from .analysis.explain import explain_centre, explanations
 from .analysis.metrics import cluster_summary, contrast_summary, overall_summary
 from .analysis.reform import moves
 from .api.form import form_clusters, run_scenario
+from .api.sweep import Grid, read_grid, sweep
 from .errors import ClusteringError, InfeasibleError, InputError, SolverError
 from .input.files import PreviousLayout, read_previous
 from .input.load import Centres, load_centres
@@ -37,6 +38,7 @@ __all__ = [
     "CheckReport",
     "ClusteringError",
     "Constraints",
+    "Grid",
     "InfeasibleError",
     "InputError",
     "Layout",
@@ -58,9 +60,11 @@ __all__ = [
     "load_scenario",
     "moves",
     "overall_summary",
+    "read_grid",
     "read_previous",
     "run_scenario",
     "scenario_to_toml",
+    "sweep",
     "write_outputs",
 ]
 __version__ = "0.1.0"

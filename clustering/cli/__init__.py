@@ -32,6 +32,7 @@ from ..model.scenario import (
 )
 from ..output.export import write_outputs
 from ..solver.progress import Progress
+from . import sweep as sweep_cli
 
 __all__ = ["main"]
 
@@ -200,6 +201,7 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument(
         "centre_id", metavar="CENTRE_ID", help="the centre's id (as in assignments.csv)"
     )
+    sweep_cli.add_parser(sub)
     return parser
 
 
@@ -522,6 +524,8 @@ def main(argv: list[str] | None = None) -> int:
             return _form(args, out, err)
         if args.command == "explain":
             return _explain(args, out)
+        if args.command == "sweep":
+            return sweep_cli.run(args, out, err)
     except ClusteringError as exc:
         err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         return 2
