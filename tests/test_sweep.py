@@ -381,7 +381,7 @@ time_limit = 2
         host="127.0.0.1",
         dashboard_address=None,
     )
-    client = distributed.Client(cluster)
+    client = distributed.Client(cluster, set_as_default=False)  # the sweep makes its own
     killed: list[tuple[int, tuple]] = []
     try:
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")

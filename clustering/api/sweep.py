@@ -155,8 +155,9 @@ class Grid:
     def tasks(self) -> list[dict[str, Any]]:
         """The tasks of the sweep, as plain data, in a fixed order.
 
-        Loads the centres once when the grid varies areas, to list every value of
-        ``area_column`` (``areas`` ``None``) or check the ones given.
+        Loads the centres once (as a task would) to check that they have the columns the
+        grid names, and to list every value of ``area_column`` (``areas`` ``None``) or check
+        the ones given.
 
         Returns
         -------
@@ -838,6 +839,8 @@ def sweep(
     >>> table = clustering.sweep("data/sample/sweep_hampshire.toml", out="out/sw")  # doctest: +SKIP
     >>> table.groupby("contrast_fsm_pct")[["travel", "deviation_fsm_pct"]].mean()  # doctest: +SKIP
     """
+    if workers is not None and (not _whole(workers) or workers < 0):
+        raise InputError(f"workers {workers!r} is not allowed", fix="give 0 or more (or None)")
     if not isinstance(grid, Grid):
         grid = read_grid(grid)
     out_dir = Path(out) if out is not None else Path("out") / Path(grid.source).stem
@@ -1032,7 +1035,7 @@ def _run_dask(
             future = client.submit(run_task, task, key=key, pure=False)
             futures.append(future)
             by_key[future.key] = task
-        for future in as_completed(futures):
+        for future in as_completed(futures, loop=client.loop):
             task = by_key[future.key]
             try:
                 result = future.result()

@@ -66,6 +66,16 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
     t0 = time.perf_counter()
     counts: dict[str, int] = {}
 
+    def what(row: dict) -> str:
+        """The values of the axes the grid varies."""
+        parts = [f"{row['area_column']} = {row['area']}"] if grid.area_column else []
+        if grid.sizes:
+            parts.append(f"sizes {row['min_size']}–{row['max_size']}")
+        parts += [f"{a} {row[f'contrast_{a}']:g}" for a in grid.contrast]
+        if grid.seeds:
+            parts.append(f"seed {row['seed']}")
+        return ", ".join(parts)
+
     def show(row: dict, done: int, total: int) -> None:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
         if args.quiet:
@@ -73,7 +83,7 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
         line = f"[{done}/{total}] {row['task_id']} {row['status']:<10}"
         if row["status"] == "ok":
             line += f" objective {row['objective']:,.1f}  gap {100 * row['gap']:.2f} %"
-        line += f"  {row.get('seconds', 0):.1f} s"
+        line += f"  {row.get('seconds', 0):.1f} s  ({what(row)})"
         if row["status"] != "ok":
             line += f"  {row['reason'][:160]}"
         err.print(escape(line), highlight=False, soft_wrap=True)
