@@ -196,6 +196,9 @@ def test_a_bad_base_scenario_is_named(tmp_path):
     path.write_text('scenario = "missing.toml"\n', encoding="utf-8")
     with pytest.raises(InputError, match=r"missing.toml.*file not found"):
         read_grid(path)
+    path.write_text('scenario = "."\n', encoding="utf-8")
+    with pytest.raises(InputError, match="is a folder, not a file"):
+        read_grid(path)
     path.write_text("[scenario.sizes]\nmin = 0\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"g.toml \[scenario\].*sizes.min"):
         read_grid(path)

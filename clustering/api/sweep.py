@@ -380,8 +380,10 @@ def read_grid(path: str | Path) -> Grid:
     file = str(path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, IsADirectoryError) as exc:
+    except FileNotFoundError as exc:
         raise InputError("file not found", file=file, fix="check the path of the grid") from exc
+    except IsADirectoryError as exc:
+        raise InputError("is a folder, not a file", file=file, fix="name the grid file") from exc
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"not valid TOML ({exc})", file=file, fix=_DOCS) from exc
     except UnicodeDecodeError as exc:

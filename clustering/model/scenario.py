@@ -219,6 +219,8 @@ def _read(path: Path) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise InputError("file not found", file=str(path), fix="check the path") from exc
+    except IsADirectoryError as exc:
+        raise InputError("is a folder, not a file", file=str(path), fix="name the file") from exc
     except tomllib.TOMLDecodeError as exc:
         raise InputError(
             f"not valid TOML ({exc})",
