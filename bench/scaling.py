@@ -4,8 +4,8 @@
         --time-limit 600 --out out/scaling [--modes geography full] [--boundary la|none]
 
 Every (size, mode) runs the engine in a fresh Python process through the public API
-(``clustering.load_centres`` → ``clustering.form_clusters``) on ``england_like(size)`` from
-``bench/synthetic.py`` (whole real local authorities, real URNs and FSM %, synthetic
+(``clustering.load_centres`` → ``clustering.form_clusters``) on ``clustering.england_like(size)``
+(``clustering/input/national.py``; whole real local authorities, real URNs and FSM %, synthetic
 coordinates). The parent reads each child's peak resident memory from ``wait4`` (so it is
 per run, even when the child dies), caps the child's address space (``--memory-gb``, default
 12: an allocation beyond it fails and the row says "out of memory"), and kills a child that
@@ -146,10 +146,8 @@ def child(spec: dict) -> None:
 
     t_start = time.perf_counter()
     try:
-        sys.path.insert(0, str(HERE))
-        from synthetic import crs_of, england_like
-
         import clustering
+        from clustering import england_like
         from clustering.model.objective import Weights
         from clustering.model.rules import Constraints
         from clustering.model.sizes import Quota
@@ -165,7 +163,7 @@ def child(spec: dict) -> None:
         time_limit = time_limit_for(len(frame), spec["max_time"], spec["fixed_time"])
         result["time_limit"] = time_limit
         t = time.perf_counter()
-        centres = clustering.load_centres(frame, crs=crs_of(frame))
+        centres = clustering.load_centres(frame)
         result["load_seconds"] = time.perf_counter() - t
 
         full = spec["mode"] == "full"
@@ -490,7 +488,7 @@ def main(argv: list[str] | None = None) -> int:
         "--sources",
         nargs="+",
         default=["hampshire", "surrey"],
-        help="point patterns for synthetic.england_like",
+        help="point patterns for clustering.england_like",
     )
     args = parser.parse_args(argv)
     sizes = [None if s.lower() == "all" else int(s) for s in args.sizes]
@@ -512,8 +510,8 @@ def main(argv: list[str] | None = None) -> int:
         "with Hackney)"
         if args.boundary == "la"
         else "none",
-        "data": "bench/synthetic.py england_like(n, seed): real URNs, LAs and FSM % "
-        "(bench/data/england_schools_fsm_2022_23.csv, OGL v3.0), synthetic coordinates "
+        "data": "clustering.england_like(n, seed): real URNs, LAs and FSM % "
+        "(data/national/england_schools_fsm_2022_23.csv, OGL v3.0), synthetic coordinates "
         f"from the point patterns of {', '.join(args.sources)}",
         "seed": args.seed,
         "workers": args.workers,

@@ -21,9 +21,11 @@ from .analysis.metrics import cluster_summary, contrast_summary, overall_summary
 from .analysis.reform import moves
 from .api.estimator import ClusterFormer
 from .api.form import form_clusters, run_scenario
+from .api.sweep import Grid, read_grid, sweep
 from .errors import ClusteringError, InfeasibleError, InputError, SolverError
 from .input.files import PreviousLayout, read_previous
 from .input.load import Centres, load_centres
+from .input.national import england_like
 from .model.layout import Layout
 from .model.objective import Weights
 from .model.rules import Constraints
@@ -38,6 +40,7 @@ __all__ = [
     "ClusterFormer",
     "ClusteringError",
     "Constraints",
+    "Grid",
     "InfeasibleError",
     "InputError",
     "Layout",
@@ -51,6 +54,7 @@ __all__ = [
     "check_layout",
     "cluster_summary",
     "contrast_summary",
+    "england_like",
     "explain_centre",
     "explanations",
     "form_clusters",
@@ -58,9 +62,11 @@ __all__ = [
     "load_scenario",
     "moves",
     "overall_summary",
+    "read_grid",
     "read_previous",
     "run_scenario",
     "scenario_to_toml",
+    "sweep",
     "write_outputs",
 ]
 __version__ = "0.1.0"

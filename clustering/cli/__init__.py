@@ -1,4 +1,4 @@
-"""Command line: ``clustering form INPUT --out DIR`` and ``clustering explain OUT_DIR ID``.
+"""Command line: ``clustering form``, ``clustering explain`` and ``clustering sweep``.
 
 User errors (bad input, impossible settings) print one line and exit with
 status 2, never a traceback. Progress goes to standard error, the summary to
@@ -16,7 +16,7 @@ import argparse
 import sys
 
 from ..errors import ClusteringError
-from . import explain, form
+from . import explain, form, sweep
 from .console import consoles
 from .options import scenario_from_args as _scenario  # noqa: F401 (tests/test_cli.py)
 
@@ -31,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     form.register(sub)
     explain.register(sub)
+    sweep.register(sub)
     return parser
 
 

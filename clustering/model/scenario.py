@@ -28,6 +28,7 @@ name are read when the scenario is loaded, so their errors surface at once.
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import tomllib
@@ -59,6 +60,7 @@ __all__ = [
     "check_scenario",
     "load_scenario",
     "scenario_centres",
+    "scenario_from_tables",
     "scenario_to_toml",
 ]
 
@@ -544,17 +546,41 @@ def check_scenario(scenario: Scenario, file: str = "<scenario>") -> None:
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file; relative data paths are resolved against it."""
     path = Path(path)
-    tables = _validate(_read(path), str(path))
+    return scenario_from_tables(_read(path), file=str(path), folder=path.parent)
+
+
+def scenario_from_tables(tables: Mapping[str, Any], *, file: str, folder: str | Path) -> Scenario:
+    """A scenario from tables as :mod:`tomllib` reads a scenario file, validated.
+
+    What :func:`load_scenario` does after reading the file; also for scenarios held
+    inline in another file (a sweep grid's ``[scenario]`` table).
+
+    Parameters
+    ----------
+    tables
+        The scenario's tables (``data``, ``sizes``, ``objective``, ``quota``, …); not changed.
+    file
+        How errors name where the tables come from, e.g. ``"grid.toml [scenario]"``.
+    folder
+        The folder relative paths (data, constraint files) are resolved against.
+
+    Returns
+    -------
+    Scenario
+        The validated scenario; errors are :class:`~clustering.errors.InputError` naming
+        ``file`` and the key, as for a scenario file.
+    """
+    tables = _validate(copy.deepcopy(dict(tables)), file)
     data, sizes, solver, goal = (
         tables.get(t, {}) for t in ("data", "sizes", "solver", "objective")
     )
-    inline, named = _stated_constraints(tables, str(path))
+    inline, named = _stated_constraints(tables, file)
 
     def resolve(p: str | None) -> str | None:
         if p is None:
             return None
         q = Path(p).expanduser()
-        return str(q if q.is_absolute() else (path.parent / q))
+        return str(q if q.is_absolute() else (Path(folder) / q))
 
     default = SizeRule()
     rule = SizeRule(
@@ -590,7 +616,7 @@ def load_scenario(path: str | Path) -> Scenario:
     )
     files = {key: resolve(p) for key, p in named.items()}
     read = {
-        key: _read_constraint_file(key, p, f"{_FILE_KEYS[key]} in {path}")
+        key: _read_constraint_file(key, p, f"{_FILE_KEYS[key]} in {file}")
         for key, p in files.items()
     }
     from_files = replace(Constraints(), **read)
@@ -600,7 +626,7 @@ def load_scenario(path: str | Path) -> Scenario:
         constraint_files=files,
         from_files=from_files,
     )
-    check_scenario(scenario, str(path))
+    check_scenario(scenario, file)
     return scenario
 
 

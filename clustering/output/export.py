@@ -20,7 +20,7 @@ from ..model.layout import Layout
 from .report import render_map, write_report
 from .tables import rounded, to_jsonable
 
-__all__ = ["HULL_BUFFER_M", "write_outputs"]
+__all__ = ["HULL_BUFFER_M", "assignments_table", "write_outputs"]
 
 #: Clusters are drawn as the convex hull of their members grown by this many metres,
 #: so clusters of one or two centres are still polygons.
@@ -55,7 +55,13 @@ def _feature_collection(geoms: gpd.GeoSeries, properties: list[dict[str, Any]]) 
     return {"type": "FeatureCollection", "features": features}
 
 
-def _assignments(layout: Layout) -> pd.DataFrame:
+def assignments_table(layout: Layout) -> pd.DataFrame:
+    """The table ``assignments.csv`` holds: one row per input centre, distances in km.
+
+    Columns ``centre_id``, ``name``, ``cluster``, ``venue_id``, ``is_venue``,
+    ``coordinator`` (when known), ``distance_km`` (or ``distance_<unit>`` of a travel
+    matrix) and ``excluded_reason``.
+    """
     factor, suffix = distance_scale(layout.unit)
     table = layout.assignments.copy()
     distance = pd.to_numeric(table["distance"], errors="coerce") * factor
@@ -189,7 +195,7 @@ def write_outputs(layout: Layout, out_dir: str | Path) -> dict[str, Path]:
     files: dict[str, Path] = {}
 
     files["assignments"] = out / "assignments.csv"
-    _assignments(layout).to_csv(files["assignments"], index=False)
+    assignments_table(layout).to_csv(files["assignments"], index=False)
 
     summary = cluster_summary(layout)
     files["clusters"] = out / "clusters.csv"
