@@ -173,3 +173,22 @@ def test_scenario_files_and_the_cli_carry_deterministic(tmp_path):
     args = _parser().parse_args(["form", "--deterministic"])
     assert scenario_from_args(args).deterministic is True
     assert scenario_from_args(_parser().parse_args(["form"])).deterministic is False
+
+
+def test_stability_keeps_members_in_their_previous_clusters(schools):
+    previous = clustering.read_previous(SAMPLE / "hampshire_previous_assignments.csv")
+    settings = dict(
+        min_size=6,
+        max_size=9,
+        constraints=clustering.Constraints(previous=previous),
+        time_limit=2,
+        deterministic=True,
+    )
+    free = ClusterFormer(**settings).fit(schools)
+    stable = ClusterFormer(**settings, stability=50.0).fit(schools)
+    assert stable.layout_.params["weights"]["stability"] == 50.0
+
+    def moved(former: ClusterFormer) -> int:
+        return int((clustering.moves(former.layout_)["status"] == "moved").sum())
+
+    assert moved(stable) < moved(free)

@@ -62,6 +62,9 @@ class ClusterFormer(ClusterMixin, BaseEstimator):
     partnership_weight : float, default=0.0
         Km per existing partnership split (partnerships are given in
         ``constraints``).
+    stability : float, default=0.0
+        Km per member that leaves its previous cluster (the previous layout is
+        ``constraints.previous``, e.g. from :func:`clustering.read_previous`).
     travel : float, default=1.0
         The weight of a km of travel.
     coordinator : str, optional
@@ -152,6 +155,7 @@ class ClusterFormer(ClusterMixin, BaseEstimator):
         contrast: Mapping[str, float] | None = None,
         themes: Mapping[str, float] | None = None,
         partnership_weight: float = 0.0,
+        stability: float = 0.0,
         travel: float = 1.0,
         coordinator: str | None = None,
         boundary: str | None = None,
@@ -178,6 +182,7 @@ class ClusterFormer(ClusterMixin, BaseEstimator):
         self.contrast = contrast
         self.themes = themes
         self.partnership_weight = partnership_weight
+        self.stability = stability
         self.travel = travel
         self.coordinator = coordinator
         self.boundary = boundary
@@ -215,6 +220,7 @@ class ClusterFormer(ClusterMixin, BaseEstimator):
             contrast={str(k): float(v) for k, v in (self.contrast or {}).items()},
             themes={str(k): float(v) for k, v in (self.themes or {}).items()},
             partnerships=float(self.partnership_weight),
+            stability=float(self.stability),
         )
 
     def rules(self) -> Constraints:

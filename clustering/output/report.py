@@ -13,11 +13,10 @@ import math
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-
+# figures are drawn on matplotlib's Agg canvas directly (no pyplot), so importing
+# the package leaves the user's backend alone (plots still show in Jupyter)
 import jinja2
+import matplotlib
 import matplotlib.patheffects as path_effects
 import networkx as nx
 import numpy as np
