@@ -189,7 +189,7 @@ def test_the_engine_honours_a_registered_term(toy):
     assert _crowding(plain) == 2.0  # travel alone keeps the groups: the flagged together
     weights = Weights(extra={"crowding": 1000.0})
     layout = form_clusters(centres, rule, weights=weights, time_limit=2, baselines=False)
-    # the checker passed (it does not know the term, which counts 0 here: see terms/__init__)
+    # the checker passed (it evaluates the term it does not know with the term's own value)
     assert layout.stats["checker"] == "passed"
     assert _crowding(layout) == 0.0
     assert layout.stats["objective_parts"]["crowded flags"] == 0.0
@@ -215,3 +215,28 @@ def test_the_engine_honours_a_registered_term(toy):
             assert alt["parts"]["crowded flags"] == brute, (cid, alt)
             total = (objective.cost(matrix, changed) - objective.cost(matrix, base)) * 0.001
             assert alt["change"] == pytest.approx(total, abs=1e-6)
+
+
+def test_the_checker_counts_a_registered_term_it_does_not_know(toy):
+    from dataclasses import replace
+
+    from clustering import check_layout
+
+    toy(EncodedCrowding)
+    centres = load_centres(_frame(), crs="EPSG:27700")
+    rule = SizeRule(4, 4)
+    # a weight too small to break up the flagged schools: the term counts 2 in the layout
+    weights = Weights(extra={"crowding": 0.001})
+    layout = form_clusters(centres, rule, weights=weights, time_limit=2, baselines=False)
+    assert _crowding(layout) == 2.0
+    assert layout.stats["checker"] == "passed"
+    report = check_layout(layout, rule, weights=weights)
+    assert report.ok
+    assert report.unchecked_terms == ["crowded flags"]
+    travel = float(layout.centres["distance"].sum())
+    assert report.recomputed_objective == pytest.approx(travel + 2 * 0.001 / 0.001)
+    # a stated objective that leaves the term out is caught
+    wrong = replace(layout, objective=travel)
+    assert not check_layout(wrong, rule, weights=weights).ok
+    # read back from files, the layout has no compiled problem to evaluate the term on
+    assert not check_layout(replace(layout, problem=None), rule, weights=weights).ok

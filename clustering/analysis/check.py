@@ -35,6 +35,9 @@ class CheckReport:
 
     violations: list[str] = field(default_factory=list)
     recomputed_objective: float = math.nan
+    #: objective terms the checker has no recomputation of its own for (terms added
+    #: through :mod:`clustering.model.terms`): their parts come from their own module
+    unchecked_terms: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -190,6 +193,8 @@ def check_layout(
         total = _weighted_total(frame, float(recomputed.sum()), layout.unit, weights)
         if constraints is not None and weights is not None:
             total += _rule_terms(frame, constraints, weights, own_venue, layout.unit)
+        if weights is not None and weights.extra:
+            total += _registered_terms(report, layout, weights)
         report.recomputed_objective = total
         if not math.isclose(layout.objective, total, rel_tol=_REL_TOL, abs_tol=1.0):
             bad.append(f"objective {layout.objective:.3f} differs from the recomputed {total:.3f}")
@@ -392,6 +397,35 @@ def _rule_terms(frame, constraints, weights, own_venue, unit) -> float:
         region = region.astype(str).str.strip().to_numpy()
         crossing = (region != region[pos]) & (region != "") & (region[pos] != "")
         value += weights.boundary * int(crossing.sum())
+    return value / per_km
+
+
+def _registered_terms(report: CheckReport, layout: Layout, weights) -> float:
+    """Weighted parts of terms added by a module of their own, in cost units.
+
+    The checker recomputes every built-in term itself. A term registered since
+    (``Weights.extra``) is evaluated by its own ``value`` on this layout's
+    clusters, and named in ``report.unchecked_terms``; without the compiled
+    problem it cannot be evaluated, which is a violation.
+    """
+    wanted = {k for k, v in weights.extra.items() if isinstance(v, int | float) and v > 0}
+    if not wanted:
+        return 0.0
+    problem = layout.problem
+    if problem is None:
+        report.violations.append(
+            f"cannot recompute the objective terms {sorted(wanted)}: the layout carries no "
+            "compiled problem (it was read back from files)"
+        )
+        return 0.0
+    per_km = 0.001 if layout.unit == "m" else 1.0
+    venue_of = layout.venue_of
+    labels = np.unique(venue_of, return_inverse=True)[1]
+    value = 0.0
+    for term in problem.objective.all_terms:
+        if getattr(term, "weight_name", None) in wanted:
+            value += term.weight * float(term.value(venue_of, labels))
+            report.unchecked_terms.append(term.name)
     return value / per_km
 
 

@@ -88,11 +88,12 @@ How to add an objective term
    that :func:`clustering.form_clusters` honours it
    (``tests/test_terms.py`` does all of this for a toy term).
 
-What is not yet generic: the independent checker
-(:mod:`clustering.analysis.check`) recomputes the built-in terms by name from
-the layout's table, so a layout in which a new term counts more than nothing
-fails its objective check until the checker learns the term too; the scenario
-files and the command line set only the built-in weights; and
+The independent checker (:mod:`clustering.analysis.check`) recomputes the
+built-in terms itself, from the layout's table. A new term it evaluates with
+the term's own ``value`` on the layout's clusters and names in
+``CheckReport.unchecked_terms``: give the checker its own recomputation to make
+the check independent. What is not yet generic: the scenario files and the
+command line set only the built-in weights; and
 :mod:`clustering.solver.part` takes ``Objective.terms`` (the contrast terms) to
 be the only terms whose CP-SAT encoding rounds (voiding CP-SAT's bound), so a
 new term that rounds its coefficients up must be added there.
