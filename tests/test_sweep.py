@@ -440,3 +440,33 @@ def test_an_unreachable_scheduler_is_a_user_error(tmp_path, monkeypatch):
     monkeypatch.setattr(sweep_module, "CONNECT_TIMEOUT", "2s")
     with pytest.raises(InputError, match="cannot reach the Dask scheduler"):
         clustering.sweep(grid, tmp_path / "out", scheduler="tcp://127.0.0.1:1")
+
+
+def test_a_deterministic_base_scenario_gives_deterministic_tasks(tmp_path):
+    path = tmp_path / "det.toml"
+    path.write_text(
+        f"""
+[scenario.data]
+centres = "{HAMPSHIRE.as_posix()}"
+[scenario.sizes]
+min = 6
+max = 9
+[scenario.objective.contrast]
+fsm_pct = 2
+[scenario.solver]
+deterministic = true
+[vary]
+area = {{ column = "district", values = ["Gosport"] }}
+[task]
+time_limit = 1
+""",
+        encoding="utf-8",
+    )
+    (task,) = read_grid(path).tasks()
+    assert task["params"]["deterministic"] is True
+    first = clustering.sweep(path, tmp_path / "a", workers=0)
+    again = clustering.sweep(path, tmp_path / "b", workers=0)
+    assert first["deterministic"].all()
+    assert first["objective"].tolist() == again["objective"].tolist()
+    layout = f"layouts/{task['id']}.csv"
+    assert (tmp_path / "a" / layout).read_text() == (tmp_path / "b" / layout).read_text()

@@ -207,6 +207,8 @@ class Grid:
                 "time_limit": float(self.time_limit or base.time_limit),
                 "workers": int(self.workers),
             }
+            if base.deterministic:  # only then: the ids of other tasks stay as they were
+                params["deterministic"] = True
             task = {**template, "params": params}
             task["id"] = task_id(task)
             if task["id"] in seen:  # the same values twice on an axis
@@ -559,6 +561,7 @@ def _param_columns(task: Mapping[str, Any]) -> dict[str, Any]:
     row.update({f"contrast_{a}": w for a, w in p["contrast"].items()})
     row["time_limit"] = p["time_limit"]
     row["task_workers"] = p["workers"]
+    row["deterministic"] = bool(p.get("deterministic", False))
     return row
 
 
@@ -626,6 +629,7 @@ def _solve(task: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
         workers=p["workers"],
         gap_target=base.gap_target,
         baselines=False,
+        deterministic=bool(p.get("deterministic", False)),
     )
     # the engine checked it already; check again here, independently, and record it
     report = check_layout(
@@ -690,6 +694,7 @@ def _columns(tasks: Sequence[Mapping[str, Any]]) -> list[str]:
         *(f"contrast_{a}" for a in contrast),
         "time_limit",
         "task_workers",
+        "deterministic",
         "n_centres",
         "n_excluded",
         "n_clusters",
