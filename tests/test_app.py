@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -123,3 +124,29 @@ def test_a_bad_upload_shows_an_error_not_a_traceback():
     assert message.startswith("The file could not be used:")
     assert "no id column" in message
     assert "Traceback" not in message
+
+
+def test_progress_reaches_the_calling_thread_only():
+    app = _app_module()
+    sample = ROOT / "data/sample/hampshire_primary_schools_2022.csv"
+    centres = app.load_bytes("upload.csv", sample.read_bytes())  # through the upload path
+    assert centres.source == "upload.csv"
+    seen = []
+
+    def on_progress(event, seconds):
+        seen.append((threading.current_thread() is threading.main_thread(), event))
+
+    layout = app.solve(
+        centres,
+        clustering.SizeRule(8, 12),
+        clustering.Weights(),
+        time_limit=2,
+        seed=0,
+        deterministic=True,
+        start=None,
+        on_progress=on_progress,
+    )
+    events = [e for _, e in seen if e is not None]
+    assert all(main for main, _ in seen)
+    assert events[-1].stage == "done"
+    assert events[-1].objective == pytest.approx(layout.objective)
