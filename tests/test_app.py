@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 import threading
 from pathlib import Path
 
@@ -17,6 +18,18 @@ import clustering
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app.py"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _keep_main_module():
+    """AppTest leaves ``sys.modules["__main__"]`` pointing at the app script; put it back.
+
+    Otherwise every process started later in the session (the sweep's workers, Dask's
+    nannies) re-imports the app script as its main module and dies.
+    """
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
 
 
 def _app_module():
