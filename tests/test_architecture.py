@@ -22,10 +22,18 @@ def _module_of(path: Path) -> str:
 
 
 def _imports(path: Path, module: str) -> set[str]:
-    """The clustering modules a file imports at module level (not inside functions)."""
+    """The clustering modules a file imports at module level (not inside functions).
+
+    Imports under a top-level ``if`` (``if TYPE_CHECKING:``) count too: a circle of
+    type hints is still a circle a reader has to untangle.
+    """
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found: set[str] = set()
-    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+    top = ast.parse(path.read_text(encoding="utf-8")).body
+    nodes = [
+        n for node in top for n in ([node, *node.body] if isinstance(node, ast.If) else [node])
+    ]
+    for node in nodes:
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.startswith("clustering"))
         elif isinstance(node, ast.ImportFrom):

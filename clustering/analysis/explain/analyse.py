@@ -10,8 +10,8 @@ import numpy as np
 
 from ...model.objective import Weights, build_objective
 from ..metrics import CONTRAST_REPORTED
-from .arrays import Arrays
-from .whatif import Choice, choose
+from .arrays import Arrays, Choice
+from .whatif import choose
 
 __all__ = ["Analysis", "analyse", "best"]
 

@@ -7,15 +7,17 @@ these arrays.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
+from ...input.files import norm_id
 from ...model.layout import Layout
 from ...model.terms import Clusters
 from ..metrics import distance_scale
-from .rules import group_rules
 
-__all__ = ["Arrays", "can_explain"]
+__all__ = ["Arrays", "Choice", "can_explain", "group_rules"]
 
 
 def can_explain(layout: Layout) -> bool:
@@ -164,3 +166,44 @@ class Arrays:
         nearer = (dv < own[:, None] - 1e-9) & usable
         rank = 1 + nearer.sum(axis=1)
         return dv, usable, rank, nearer
+
+
+@dataclass
+class Choice:
+    """The priced way of moving each centre ``i`` to cluster ``b`` (arrays, one per pair)."""
+
+    i: np.ndarray
+    b: np.ndarray
+    j: np.ndarray  # swap partner, -1 for a plain move
+    new_venue: np.ndarray  # venue of i's cluster afterwards (-1: the cluster would vanish)
+    total: np.ndarray  # change of the weighted total, in km (or the matrix unit)
+    parts: dict[str, np.ndarray]  # change of each part, in its own unit
+    flags: np.ndarray  # (rules, pairs) bool: which rule each breaks
+    names: list[str]  # the rules of ``flags``
+    #: the size and weight rules a plain move would break (why a swap was priced instead)
+    size_flags: np.ndarray | None = None
+
+    def blocked(self) -> np.ndarray:
+        return self.flags.any(axis=0)
+
+
+def group_rules(constraints, row_of: dict[str, int], n: int) -> list[str]:
+    """For each row: the rules that tie it to its must-share group, in words."""
+    c = constraints
+    src: list[set[str]] = [set() for _ in range(n)]
+    for group in c.must_link:
+        for cid in group:
+            r = row_of.get(norm_id(cid))
+            if r is not None:
+                src[r].add("must-link")
+    if c.partnerships_hard:
+        for a, b in c.partnerships:
+            ra, rb = row_of.get(norm_id(a)), row_of.get(norm_id(b))
+            if ra is not None and rb is not None:
+                src[ra].add("hard partnership")
+                src[rb].add("hard partnership")
+    for cid in c.lock_centres:
+        r = row_of.get(norm_id(cid))
+        if r is not None:
+            src[r].add("locked to its previous cluster")
+    return [", ".join(sorted(s)) or "must-link" for s in src]

@@ -13,9 +13,8 @@ from ...errors import InputError
 from ...input.files import norm_id
 from ...model.layout import Layout
 from .analyse import Analysis, analyse, best
-from .arrays import Arrays
+from .arrays import Arrays, Choice
 from .rules import binding, blockers, size_note
-from .whatif import Choice
 from .words import ordinal, parts_text, rank_words
 
 __all__ = ["explain_centre", "explanation_text", "explanations"]

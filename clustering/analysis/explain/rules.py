@@ -6,37 +6,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ...input.files import norm_id
 from ...model.terms import Moves
 from .words import num
 
 if TYPE_CHECKING:
-    from .arrays import Arrays
-    from .whatif import Choice
+    from .arrays import Arrays, Choice
 
-__all__ = ["binding", "blockers", "broken", "group_rules", "rule_words", "size_note"]
-
-
-def group_rules(constraints, row_of: dict[str, int], n: int) -> list[str]:
-    """For each row: the rules that tie it to its must-share group, in words."""
-    c = constraints
-    src: list[set[str]] = [set() for _ in range(n)]
-    for group in c.must_link:
-        for cid in group:
-            r = row_of.get(norm_id(cid))
-            if r is not None:
-                src[r].add("must-link")
-    if c.partnerships_hard:
-        for a, b in c.partnerships:
-            ra, rb = row_of.get(norm_id(a)), row_of.get(norm_id(b))
-            if ra is not None and rb is not None:
-                src[ra].add("hard partnership")
-                src[rb].add("hard partnership")
-    for cid in c.lock_centres:
-        r = row_of.get(norm_id(cid))
-        if r is not None:
-            src[r].add("locked to its previous cluster")
-    return [", ".join(sorted(s)) or "must-link" for s in src]
+__all__ = ["binding", "blockers", "broken", "rule_words", "size_note"]
 
 
 def broken(arrays: Arrays, m: Moves, host_ok: np.ndarray) -> dict[str, np.ndarray]:

@@ -16,30 +16,11 @@ import numpy as np
 
 from ...model.layout import Layout
 from ...model.terms import Moves
-from .arrays import Arrays
+from .arrays import Arrays, Choice
 from .rules import blockers, broken, size_note
 from .words import parts_text
 
 __all__ = ["Choice", "MoveCosts", "WhatIf", "choose", "evaluate"]
-
-
-@dataclass
-class Choice:
-    """The priced way of moving each centre ``i`` to cluster ``b`` (arrays, one per pair)."""
-
-    i: np.ndarray
-    b: np.ndarray
-    j: np.ndarray  # swap partner, -1 for a plain move
-    new_venue: np.ndarray  # venue of i's cluster afterwards (-1: the cluster would vanish)
-    total: np.ndarray  # change of the weighted total, in km (or the matrix unit)
-    parts: dict[str, np.ndarray]  # change of each part, in its own unit
-    flags: np.ndarray  # (rules, pairs) bool: which rule each breaks
-    names: list[str]  # the rules of ``flags``
-    #: the size and weight rules a plain move would break (why a swap was priced instead)
-    size_flags: np.ndarray | None = None
-
-    def blocked(self) -> np.ndarray:
-        return self.flags.any(axis=0)
 
 
 def _rest(arrays: Arrays, a: int, i: int, j: int) -> np.ndarray:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .arrays import Arrays
-    from .whatif import Choice
+    from .arrays import Arrays, Choice
 
 __all__ = ["num", "ordinal", "parts_text", "rank_words"]
 
