@@ -3,7 +3,7 @@
 What the objective's weights bought is only visible beside the alternatives. Each
 baseline is a ``venue_of`` array (for each centre the index of its venue, as
 :func:`clustering.solver.construct.construct` returns) and is measured with the same cost
-matrix and the same :class:`~clustering.objective.Objective` as the layout:
+matrix and the same :class:`~clustering.model.objective.Objective` as the layout:
 
 * **k-means with size bounds** (:func:`kmeans_constrained_venues`), the standard
   peer: the PyPI package ``k-means-constrained``;
@@ -73,7 +73,7 @@ def district_venues(
         The district column (e.g. ``"district"``: the LA district of GIAS, the
         school district of Kentucky).
     costs
-        The cost matrix (or :class:`~clustering.costs.Costs`).
+        The cost matrix (or :class:`~clustering.model.costs.Costs`).
 
     Returns
     -------
@@ -136,7 +136,7 @@ def evaluate(
         For each centre the index of its venue; ``None`` gives a row that only
         says ``"not available"``.
     costs
-        The cost matrix of the layout (or :class:`~clustering.costs.Costs`).
+        The cost matrix of the layout (or :class:`~clustering.model.costs.Costs`).
     objective
         The layout's objective: the same weights and contrast terms.
     bounds

@@ -181,7 +181,7 @@ def load_centres(
     columns
         Canonical field → column name, overriding what is recognised, e.g.
         ``{"id": "School code", "lat": "Y", "lon": "X"}``. Fields:
-        :data:`clustering.schemas.FIELDS`.
+        :data:`clustering.input.schemas.FIELDS`.
     crs
         The CRS of ``x``/``y`` columns (e.g. ``"EPSG:27700"``). Latitude and
         longitude are always WGS84; spatial files carry their own CRS.

@@ -106,7 +106,7 @@ class Objective:
     def arc_at(self, costs, rows, cols) -> np.ndarray:
         """:meth:`arc_costs` read at ``[rows, cols]`` only (pairs or an ``np.ix_`` block).
 
-        ``costs`` may compute on demand (:class:`clustering.costs.StraightLines`).
+        ``costs`` may compute on demand (:class:`clustering.model.costs.StraightLines`).
         """
         out = np.asarray(costs[rows, cols], dtype=float) * self.weights.travel
         for arc in self.arcs:

@@ -107,7 +107,7 @@ class Scenario:
     ) -> Scenario:
         """A copy with constraint settings changed (``None`` values are ignored).
 
-        ``changes`` are fields of :class:`~clustering.rules.Constraints` (not the
+        ``changes`` are fields of :class:`~clustering.model.rules.Constraints` (not the
         ones files provide); ``files`` maps ``must_link``, ``cannot_link``,
         ``exclude``, ``partnerships`` or ``previous`` to a file that is read now
         and replaces the one the scenario named (what was stated inline stays).

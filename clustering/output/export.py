@@ -137,22 +137,22 @@ def write_outputs(layout: Layout, out_dir: str | Path) -> dict[str, Path]:
         ``name``, ``cluster``, ``venue_id``, ``is_venue``, ``distance_km``
         (3 dp; ``distance_<unit>`` for a user matrix) and ``excluded_reason``.
     ``clusters.csv``
-        :func:`clustering.metrics.cluster_summary`.
+        :func:`clustering.analysis.metrics.cluster_summary`.
     ``contrast.csv``
-        :func:`~clustering.metrics.contrast_summary`: each attribute's deviation
+        :func:`~clustering.analysis.metrics.contrast_summary`: each attribute's deviation
         from the area's mix.
     ``excluded.csv``
         The excluded centres with their reasons (a header only when none).
     ``baselines.csv``
         Only when ``layout.baselines`` is set: the layout beside the baselines
-        (:func:`clustering.baselines.compare`), numbers to 1 decimal.
+        (:func:`clustering.analysis.baselines.compare`), numbers to 1 decimal.
     ``explanations.csv``
         When the layout comes from the engine (``layout.problem``): one row per
         member saying why it is in its cluster and what its best alternative
         would cost (:func:`clustering.analysis.explain.explanations`).
     ``moves.csv``
         When the layout re-forms a previous one: who stayed, moved, joined or
-        left, and why (:func:`clustering.reform.moves`).
+        left, and why (:func:`clustering.analysis.reform.moves`).
     ``clusters.geojson``
         One polygon per cluster in WGS84: the convex hull of its members grown
         by :data:`HULL_BUFFER_M` metres, with the cluster's summary row and

@@ -652,7 +652,7 @@ def write_report(
     centres with their reasons, and the parameters that produced the layout;
     when ``layout.baselines`` is set, the baselines beside the layout and
     what each unit of deviation removed cost in travel; when the layout
-    re-forms a previous one, who moved and why (:func:`clustering.reform.moves`).
+    re-forms a previous one, who moved and why (:func:`clustering.analysis.reform.moves`).
     It needs no other file: the map is embedded as a base64 ``data:`` URI and
     the CSS is inline. All data are HTML-escaped.
 
@@ -663,11 +663,11 @@ def write_report(
     path
         Where to write the HTML (parent folders are created).
     summary
-        The per-cluster table; by default :func:`clustering.metrics.cluster_summary`.
+        The per-cluster table; by default :func:`clustering.analysis.metrics.cluster_summary`.
     map_png
         A PNG to embed; by default a map is drawn with :func:`render_map`.
     moves
-        The re-forming table (:func:`clustering.reform.moves`); by default made
+        The re-forming table (:func:`clustering.analysis.reform.moves`); by default made
         from the layout when it re-forms a previous one.
 
     Returns
