@@ -16,6 +16,8 @@ True
 """
 
 from .analysis.check import CheckReport, check_layout
+from .analysis.compare import Comparison, compare_layouts
+from .analysis.edit import move_centre
 from .analysis.explain import explain_centre, explanations
 from .analysis.metrics import cluster_summary, contrast_summary, overall_summary
 from .analysis.reform import moves
@@ -24,7 +26,7 @@ from .api.form import form_clusters, run_scenario
 from .api.sweep import Grid, read_grid, sweep
 from .errors import ClusteringError, InfeasibleError, InputError, SolverError
 from .input.files import PreviousLayout, read_previous
-from .input.load import Centres, load_centres
+from .input.load import Centres, load_centres, read_table
 from .input.national import england_like
 from .model.layout import Layout
 from .model.objective import Weights
@@ -32,6 +34,7 @@ from .model.rules import Constraints
 from .model.scenario import Scenario, load_scenario, scenario_to_toml
 from .model.sizes import Quota, SizeRule
 from .output.export import write_outputs
+from .output.outlines import outlines
 from .solver.progress import Progress
 
 __all__ = [
@@ -39,6 +42,7 @@ __all__ = [
     "CheckReport",
     "ClusterFormer",
     "ClusteringError",
+    "Comparison",
     "Constraints",
     "Grid",
     "InfeasibleError",
@@ -53,6 +57,7 @@ __all__ = [
     "Weights",
     "check_layout",
     "cluster_summary",
+    "compare_layouts",
     "contrast_summary",
     "england_like",
     "explain_centre",
@@ -60,10 +65,13 @@ __all__ = [
     "form_clusters",
     "load_centres",
     "load_scenario",
+    "move_centre",
     "moves",
+    "outlines",
     "overall_summary",
     "read_grid",
     "read_previous",
+    "read_table",
     "run_scenario",
     "scenario_to_toml",
     "sweep",

@@ -7,6 +7,7 @@ Compile the problem (:func:`clustering.model.problem.build_problem`) → solve i
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -46,6 +47,7 @@ def form_clusters(
     baselines: bool = True,
     start: Layout | None = None,
     deterministic: bool = False,
+    stop: threading.Event | None = None,
 ) -> Layout:
     """Form clusters of ``centres`` that meet ``rule`` and ``constraints`` at least cost.
 
@@ -98,6 +100,10 @@ def form_clusters(
         the others, and ``time_limit`` counted in solver work (CP-SAT's
         deterministic time and the heuristics' charged work) instead of
         seconds. A deterministic second is of the order of a wall-clock second.
+    stop
+        An event another thread may set to end the search early (an app's stop
+        button): the best layout found so far is checked and returned, with
+        ``stats["stopped"]`` true, and baselines are not formed.
 
     Returns
     -------
@@ -138,6 +144,7 @@ def form_clusters(
         start=_start_rows(start, problem),
         started=t0,
         deterministic=deterministic,
+        stop=stop,
     )
     params = {
         "rule": rule.to_dict(),
@@ -172,9 +179,10 @@ def form_clusters(
     layout.objective = check.recomputed_objective
     layout.status = "optimal" if layout.gap <= 1e-9 else "feasible"
     stats["checker"] = "passed"
+    stats["stopped"] = stop is not None and stop.is_set()
     if progress is not None:
         progress(Progress(time.perf_counter() - t0, layout.objective, layout.lower_bound, "done"))
-    if baselines:
+    if baselines and not stats["stopped"]:
         t = time.perf_counter()
         layout.baselines = baselines_beside(
             layout,
@@ -202,8 +210,11 @@ def run_scenario(
     *,
     centres: Centres | None = None,
     progress: Callable[[Progress], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> Layout:
     """Form clusters as the scenario says (loading its centres unless they are given).
+
+    ``progress`` and ``stop`` are passed to :func:`form_clusters`.
 
     Examples
     --------
@@ -225,6 +236,7 @@ def run_scenario(
         gap_target=scenario.gap_target,
         progress=progress,
         deterministic=scenario.deterministic,
+        stop=stop,
     )
 
 

@@ -13,6 +13,7 @@ on a laptop core, not equal to one.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 
@@ -42,6 +43,10 @@ class Clock:
         instead of wall-clock seconds.
     start
         The ``time.perf_counter()`` value wall-clock time counts from.
+    stop
+        An event another thread may set to end every budget at once: from then
+        on the clock reads as if all time were spent (searches end at their
+        next look at it, and the best layout so far is kept).
 
     Examples
     --------
@@ -51,8 +56,14 @@ class Clock:
     0.01002
     """
 
-    def __init__(self, deterministic: bool = False, start: float | None = None) -> None:
+    def __init__(
+        self,
+        deterministic: bool = False,
+        start: float | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
         self.deterministic = bool(deterministic)
+        self.stop = stop
         self._start = time.perf_counter() if start is None else float(start)
         self._spent = 0.0
         self._lock = threading.Lock()
@@ -61,12 +72,21 @@ class Clock:
         """A point in time: compare two with subtraction only."""
         return self._spent if self.deterministic else time.perf_counter()
 
+    @property
+    def stopped(self) -> bool:
+        """Whether the stop event was set: every budget is then spent."""
+        return self.stop is not None and self.stop.is_set()
+
     def elapsed(self) -> float:
-        """Time since the clock started."""
+        """Time since the clock started (infinite once stopped)."""
+        if self.stopped:
+            return math.inf
         return self._spent if self.deterministic else time.perf_counter() - self._start
 
     def since(self, then: float) -> float:
-        """Time since ``then`` (a value of :meth:`now`)."""
+        """Time since ``then`` (a value of :meth:`now`; infinite once stopped)."""
+        if self.stopped:
+            return math.inf
         return self.now() - then
 
     def charge_cpsat(self, units: float) -> None:

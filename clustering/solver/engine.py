@@ -12,6 +12,7 @@ checker and the layout are the next stages' business.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -68,6 +69,7 @@ def solve(
     start: np.ndarray | None = None,
     started: float | None = None,
     deterministic: bool = False,
+    stop: threading.Event | None = None,
 ) -> Solution:
     """Solve ``problem`` within ``time_limit`` seconds (counted from ``started``).
 
@@ -86,9 +88,13 @@ def solve(
         seconds, with one worker: the same problem and seed give the same
         solution whatever the machine's load. ``time_limit`` is then a budget of
         deterministic time (compiling the problem is not counted).
+    stop
+        An event another thread may set (a "stop" button): every search then
+        ends at its next look at the clock, and the best layout found so far is
+        returned with a valid bound (each part still gets its construction).
     """
     t0 = time.perf_counter() if started is None else started
-    clock = Clock(deterministic, start=t0)
+    clock = Clock(deterministic, start=t0, stop=stop)
     if deterministic:
         workers = 1
     costs, objective = problem.costs, problem.objective
