@@ -26,8 +26,8 @@ run: setup
 	$(VENV)/bin/clustering form data/sample/hampshire_primary_schools_2022.csv --out out/hampshire
 
 lint: setup
-	$(VENV)/bin/ruff check clustering tests bench app.py
-	$(VENV)/bin/ruff format --check clustering tests bench app.py
+	$(VENV)/bin/ruff check clustering tests bench app.py explorer
+	$(VENV)/bin/ruff format --check clustering tests bench app.py explorer
 
 app: setup
 	$(VENV)/bin/streamlit run app.py --server.address 127.0.0.1 --server.headless true \
