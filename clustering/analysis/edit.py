@@ -105,8 +105,10 @@ def move_centre(layout: Layout, centre_id: object, cluster: int) -> tuple[Layout
         stats=stats,
         baselines=None,
     )
+    # straight lines are recomputed by the checker; a travel matrix (in any unit) is
+    # the one the layout was formed with
     matrix = None
-    if problem.costs.unit != "m":
+    if problem.costs.source != "euclidean":
         matrix = pd.DataFrame(costs, index=ids, columns=ids)
     report = check_layout(
         out,
