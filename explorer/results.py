@@ -104,44 +104,17 @@ def downloads(layout: clustering.Layout, toml: str) -> None:
 
         return read
 
-    a, b, c, d, e = st.columns(5)
-    a.download_button(
-        "Assignments (CSV)",
-        layout.assignments.to_csv(index=False).encode(),
-        file_name="assignments.csv",
-        mime="text/csv",
-        on_click="ignore",
-        key="download_csv",
-    )
-    b.download_button(
-        "Schools (GeoJSON)",
-        output("centres_geojson"),
-        file_name="centres.geojson",
-        mime="application/geo+json",
-        on_click="ignore",
-        key="download_centres_geojson",
-    )
-    c.download_button(
-        "Clusters (GeoJSON)",
-        output("clusters_geojson"),
-        file_name="clusters.geojson",
-        mime="application/geo+json",
-        on_click="ignore",
-        key="download_clusters_geojson",
-    )
-    d.download_button(
-        "Report (HTML)",
-        output("report"),
-        file_name="report.html",
-        mime="text/html",
-        on_click="ignore",
-        key="download_report",
-    )
-    e.download_button(
-        "Scenario (TOML)",
-        toml.encode(),
-        file_name="scenario.toml",
-        mime="application/toml",
-        on_click="ignore",
-        key="download_toml",
-    )
+    offered = [
+        ("Assignments (CSV)", layout.assignments.to_csv(index=False).encode(), "assignments.csv",
+         "text/csv", "download_csv"),
+        ("Schools (GeoJSON)", output("centres_geojson"), "centres.geojson",
+         "application/geo+json", "download_centres_geojson"),
+        ("Clusters (GeoJSON)", output("clusters_geojson"), "clusters.geojson",
+         "application/geo+json", "download_clusters_geojson"),
+        ("Report (HTML)", output("report"), "report.html", "text/html", "download_report"),
+        ("Scenario (TOML)", toml.encode(), "scenario.toml", "application/toml", "download_toml"),
+    ]  # fmt: skip
+    for column, (label, data, name, mime, key) in zip(
+        st.columns(len(offered)), offered, strict=True
+    ):
+        column.download_button(label, data, file_name=name, mime=mime, on_click="ignore", key=key)
