@@ -126,6 +126,7 @@ def overview(shown: Shown, outlines) -> None:
     undo = st.session_state.get("undo_stack") or []
     before = undo[-1].layout if undo else None
     st.success(f"**Layout on screen**: {shown.label}" + (f" — {shown.note}" if shown.note else ""))
+    results.metrics(layout, before)
     left, right = st.columns([3, 2])
     with left:
         mapview.show(
@@ -141,7 +142,6 @@ def overview(shown: Shown, outlines) -> None:
             "click one to select it (see **One school**)."
         )
     with right:
-        results.metrics(layout, before)
         results.table(layout)
         results.baselines(layout)
         results.excluded(layout)

@@ -12,7 +12,12 @@ import clustering
 
 def cost(value: float, unit: str) -> str:
     """An objective or bound for people: km when the costs are metres."""
-    return f"{value / 1000:,.1f} km" if unit == "m" else f"{value:,.1f} {unit}"
+    return amount(value / 1000, "km") if unit == "m" else amount(value, unit)
+
+
+def amount(value: float, unit: str) -> str:
+    """A figure short enough for a metric: one decimal below 1,000, none from there on."""
+    return f"{value:,.1f} {unit}" if abs(value) < 1000 else f"{value:,.0f} {unit}"
 
 
 def figures(layout: clustering.Layout) -> dict[str, float]:
@@ -40,15 +45,14 @@ def metrics(layout: clustering.Layout, before: clustering.Layout | None = None) 
             return None
         return fmt.format(now[key] - was[key])
 
-    m1, m2, m3 = st.columns(3)
+    m1, m2, m3, m4, m5, m6 = st.columns(6)
     m1.metric(
         "Objective", cost(layout.objective, layout.unit), delta("objective"), delta_color="inverse"
     )
     m2.metric("Lower bound", cost(layout.lower_bound, layout.unit))
-    m3.metric("Gap", f"{layout.gap:.2%}")
-    m4, m5, m6 = st.columns(3)
-    m4.metric("Travel", f"{now['travel']:,.1f} {unit}", delta("travel"), delta_color="inverse")
-    m5.metric("Longest trip", f"{now['worst']:,.1f} {unit}", delta("worst"), delta_color="inverse")
+    m3.metric("Gap", f"{layout.gap:.1%}")
+    m4.metric("Travel", amount(now["travel"], unit), delta("travel"), delta_color="inverse")
+    m5.metric("Longest trip", amount(now["worst"], unit), delta("worst"), delta_color="inverse")
     m6.metric("Checker", checker_word(layout))
     stopped = (
         " — stopped early: the best checked layout so far" if layout.stats.get("stopped") else ""
