@@ -224,7 +224,12 @@ def choose() -> Data | None:
     bar.caption(f"{len(centres):,} schools read; {len(centres.excluded):,} excluded on reading.")
     if len(centres.excluded):
         with bar.expander("Excluded on reading"):
-            st.dataframe(centres.excluded, hide_index=True)
+            excluded = centres.excluded
+            for reason, count in excluded["reason"].value_counts().head(5).items():
+                st.text(f"{count:,} × {reason}")
+            first = ["reason", "name"]  # the sidebar is narrow: the reason comes first
+            order = first + [c for c in excluded.columns if c not in first]
+            st.dataframe(excluded[order], hide_index=True)
     source = where if where else name
     return Data(centres, f"{key}:{sorted(columns.items())}:{crs}", source, columns, crs)
 

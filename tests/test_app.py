@@ -87,6 +87,12 @@ def test_a_first_solve_shows_the_map_metrics_table_and_downloads(app, tmp_path):
     metrics = _metrics(at)
     assert set(metrics) >= {"Objective", "Lower bound", "Gap", "Travel", "Longest trip", "Checker"}
     assert metrics["Checker"] == "passed"
+    # what was left out on reading, counted by reason first, then row by row
+    reasons = [t.value for t in at.sidebar.text]
+    assert reasons == ["93 × closed (EstablishmentStatus (name) = Closed)"]
+    left_out = at.sidebar.dataframe[0].value
+    assert list(left_out.columns[:2]) == ["reason", "name"]
+    assert len(left_out) == 93
     layout = _shown(at)
     assert metrics["Objective"] == results.cost(layout.objective, "m")
     assert layout.stats["checker"] == "passed"
