@@ -23,6 +23,7 @@ from .analysis.metrics import cluster_summary, contrast_summary, overall_summary
 from .analysis.reform import moves
 from .api.estimator import ClusterFormer
 from .api.form import form_clusters, run_scenario
+from .api.layouts import read_layout
 from .api.sweep import Grid, read_grid, sweep
 from .errors import ClusteringError, InfeasibleError, InputError, SolverError
 from .input.files import PreviousLayout, read_previous
@@ -35,6 +36,8 @@ from .model.scenario import Scenario, load_scenario, scenario_to_toml
 from .model.sizes import Quota, SizeRule
 from .output.export import write_outputs
 from .output.outlines import outlines
+from .output.plan import write_plan
+from .plan import Plan, PlanSettings, check_plan, plan_network, read_plan_settings
 from .solver.progress import Progress
 
 __all__ = [
@@ -48,6 +51,8 @@ __all__ = [
     "InfeasibleError",
     "InputError",
     "Layout",
+    "Plan",
+    "PlanSettings",
     "PreviousLayout",
     "Progress",
     "Quota",
@@ -56,6 +61,7 @@ __all__ = [
     "SolverError",
     "Weights",
     "check_layout",
+    "check_plan",
     "cluster_summary",
     "compare_layouts",
     "contrast_summary",
@@ -69,12 +75,16 @@ __all__ = [
     "moves",
     "outlines",
     "overall_summary",
+    "plan_network",
     "read_grid",
+    "read_layout",
+    "read_plan_settings",
     "read_previous",
     "read_table",
     "run_scenario",
     "scenario_to_toml",
     "sweep",
     "write_outputs",
+    "write_plan",
 ]
 __version__ = "0.1.0"

@@ -16,7 +16,7 @@ import argparse
 import sys
 
 from ..errors import ClusteringError
-from . import explain, form, sweep
+from . import explain, form, plan, sweep
 from .console import consoles
 from .options import scenario_from_args as _scenario  # noqa: F401 (tests/test_cli.py)
 
@@ -31,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     form.register(sub)
     explain.register(sub)
+    plan.register(sub)
     sweep.register(sub)
     return parser
 

@@ -167,13 +167,15 @@ def eligible(frame: pd.DataFrame, rule: str, *, source: str = "<constraints>") -
                 raise InputError(
                     f"the rule {clause!r} compares with {val!r}, not a number", file=source, fix=fix
                 )
-            a = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+            a = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
             with np.errstate(invalid="ignore"):
                 cmp = {">=": a >= number, "<=": a <= number, ">": a > number, "<": a < number}
             out &= cmp[op] & np.isfinite(a)
             continue
         if not pd.isna(number) and pd.api.types.is_numeric_dtype(values):
-            hit = (pd.to_numeric(values, errors="coerce") == number).to_numpy()
+            # nullable columns (Int64, Float64) compare to <NA>: a missing value is no match
+            hit = (pd.to_numeric(values, errors="coerce") == number).fillna(False)
+            hit = hit.to_numpy(dtype=bool)
         else:
             text = values.astype(object).where(values.notna(), "").astype(str).str.strip()
             hit = (text.str.lower() == val.lower()).to_numpy()

@@ -264,6 +264,7 @@ def _validate(raw: dict[str, Any], file: str) -> dict[str, dict[str, Any]]:
         checked.append(
             Quota(str(quota["column"]), str(quota["value"]), quota.get("min", 0), quota.get("max"))
         )
+    raw.pop("plan", None)  # what `clustering plan` reads (clustering.plan.settings checks it)
     for table, body in raw.items():
         if table not in _TABLES:
             known = ", ".join([*(f"[{t}]" for t in _TABLES), "[[quota]]"])

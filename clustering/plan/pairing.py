@@ -1,0 +1,189 @@
+"""Bilateral pairs (a weighted matching) and mentoring (a b-matching by min-cost flow).
+
+Both price a pair in km-equivalents with the layout's own weights: the straight-line km
+between the two schools, and for each contrast attribute its weight (km per unit) times
+how far apart the two are. Pairs *gain* from contrast (schools that differ learn from each
+other: cost = km − contrast); mentors are *matched* on it (a mentor in a similar setting
+helps most: cost = km + contrast).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+from ortools.graph.python import min_cost_flow
+
+__all__ = ["contrast_km", "mentor_schools", "pair_schools"]
+
+
+def contrast_km(frame: pd.DataFrame, weights: Mapping[str, float]) -> np.ndarray:
+    """``(n, n)`` km-equivalents of how different each two schools are."""
+    n = len(frame)
+    out = np.zeros((n, n))
+    for attribute, weight in weights.items():
+        if attribute not in frame.columns or not weight:
+            continue
+        values = frame[attribute]
+        numeric = pd.to_numeric(values, errors="coerce")
+        if numeric.notna().mean() > 0.5:
+            v = numeric.to_numpy(dtype=float, na_value=np.nan)
+            diff = np.abs(v[:, None] - v[None, :])
+        else:
+            t = values.astype(str).to_numpy()
+            diff = (t[:, None] != t[None, :]).astype(float)
+        out += float(weight) * np.nan_to_num(diff, nan=0.0)
+    return out
+
+
+def _row(frame, a, b, km, cost):
+    return {
+        "a_id": frame.loc[a, "centre_id"],
+        "a_name": frame.loc[a, "name"],
+        "a_cluster": int(frame.loc[a, "cluster"]),
+        "b_id": frame.loc[b, "centre_id"],
+        "b_name": frame.loc[b, "name"],
+        "b_cluster": int(frame.loc[b, "cluster"]),
+        "distance_km": round(float(km[a, b]), 3),
+        "cost_km_eq": round(float(cost[a, b]), 3),
+    }
+
+
+def pair_schools(
+    frame: pd.DataFrame,
+    km: np.ndarray,
+    contrast: np.ndarray,
+    *,
+    mode: str = "within",
+    candidates: int = 8,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Pairs of schools, and the schools left without one (with the reason).
+
+    ``within``: pairs inside each cluster; ``across``: each school with one of its
+    ``candidates`` nearest schools in another cluster. The matching pairs as many schools
+    as it can (maximum cardinality), and among those the lowest total cost
+    (``km − contrast``), exactly (networkx's blossom algorithm).
+    """
+    cost = km - contrast
+    graph = nx.Graph()
+    graph.add_nodes_from(range(len(frame)))
+    labels = frame["cluster"].to_numpy()
+    if mode == "within":
+        for _, group in frame.groupby("cluster"):
+            rows = group.index.to_numpy()
+            for i, a in enumerate(rows):
+                for b in rows[i + 1 :]:
+                    graph.add_edge(int(a), int(b))
+    else:
+        for a in range(len(frame)):
+            others = np.flatnonzero(labels != labels[a])
+            near = others[np.argsort(km[a, others], kind="stable")[:candidates]]
+            for b in near:
+                graph.add_edge(int(a), int(b))
+    top = float(cost.max()) + 1.0 if cost.size else 1.0
+    for a, b in graph.edges:
+        graph[a][b]["weight"] = top - float(cost[a, b])  # positive: more pairs always gain
+    matching = nx.max_weight_matching(graph, maxcardinality=True)
+    pairs, matched = [], set()
+    for a, b in sorted(tuple(sorted(p)) for p in matching):
+        pairs.append(_row(frame, a, b, km, cost))
+        matched.update((a, b))
+    left = []
+    for r in range(len(frame)):
+        if r in matched:
+            continue
+        if mode == "within":
+            size = int((labels == labels[r]).sum())
+            why = (
+                "the only member of its cluster"
+                if size == 1
+                else f"its cluster has an odd number of schools ({size}): one is left over"
+            )
+        else:
+            why = f"its {candidates} nearest schools in other clusters were all paired"
+        left.append(
+            {
+                "centre_id": frame.loc[r, "centre_id"],
+                "name": frame.loc[r, "name"],
+                "cluster": int(labels[r]),
+                "what": "pairing",
+                "reason": why,
+            }
+        )
+    return pd.DataFrame(pairs), pd.DataFrame(left)
+
+
+def mentor_schools(
+    frame: pd.DataFrame,
+    km: np.ndarray,
+    contrast: np.ndarray,
+    mentors: np.ndarray,
+    mentees: np.ndarray,
+    *,
+    per_mentor: int = 2,
+    within_cluster: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each mentor takes up to ``per_mentor`` mentees: as many as can be matched, then the
+    lowest total ``km + contrast`` (an exact min-cost flow). A school that is both mentor
+    and mentee is a mentee only."""
+    mentors = mentors & ~mentees
+    m_rows, e_rows = np.flatnonzero(mentors), np.flatnonzero(mentees)
+    labels = frame["cluster"].to_numpy()
+    cost = km + contrast
+    flow = min_cost_flow.SimpleMinCostFlow()
+    source, sink = 0, 1
+    node_m = {int(r): 2 + k for k, r in enumerate(m_rows)}
+    node_e = {int(r): 2 + len(m_rows) + k for k, r in enumerate(e_rows)}
+    arcs = {}
+    for _r, node in node_m.items():
+        flow.add_arc_with_capacity_and_unit_cost(source, node, per_mentor, 0)
+    for _r, node in node_e.items():
+        flow.add_arc_with_capacity_and_unit_cost(node, sink, 1, 0)
+    for a in m_rows:
+        for b in e_rows:
+            if within_cluster and labels[a] != labels[b]:
+                continue
+            arc = flow.add_arc_with_capacity_and_unit_cost(
+                node_m[int(a)], node_e[int(b)], 1, round(float(cost[a, b]) * 1000)
+            )
+            arcs[arc] = (int(a), int(b))
+    pairs, taken = [], set()
+    if arcs:
+        # the most the mentees can take; the flow moves as much of it as it can, cheapest
+        flow.set_node_supply(source, len(e_rows))
+        flow.set_node_supply(sink, -len(e_rows))
+        status = flow.solve_max_flow_with_min_cost()
+        if status != flow.OPTIMAL:
+            raise RuntimeError(f"mentoring flow ended with status {status}")
+        for arc, (a, b) in arcs.items():
+            if flow.flow(arc):
+                row = _row(frame, a, b, km, cost)
+                pairs.append(
+                    {k.replace("a_", "mentor_").replace("b_", "mentee_"): v for k, v in row.items()}
+                )
+                taken.add(b)
+    left = []
+    for b in e_rows:
+        if int(b) in taken:
+            continue
+        same = m_rows[labels[m_rows] == labels[b]] if within_cluster else m_rows
+        why = (
+            "no experienced school in its cluster"
+            if not len(same)
+            else f"every experienced school near it already mentors {per_mentor}"
+        )
+        left.append(
+            {
+                "centre_id": frame.loc[b, "centre_id"],
+                "name": frame.loc[b, "name"],
+                "cluster": int(labels[b]),
+                "what": "mentoring",
+                "reason": why,
+            }
+        )
+    table = pd.DataFrame(pairs)
+    if len(table):
+        table = table.sort_values(["mentor_cluster", "mentor_id", "distance_km"], ignore_index=True)
+    return table, pd.DataFrame(left)
