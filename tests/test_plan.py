@@ -196,7 +196,7 @@ def test_pairs_across_clusters_prefer_contrast_in_km_equivalents():
     km = np.full((4, 4), 3.0)
     np.fill_diagonal(km, 0)
     contrast = clustering.plan.pairing.contrast_km(frame, {"fsm_pct": 1.0})
-    pairs, _ = pair_schools(frame, km, contrast, mode="across")
+    pairs, _, _ = pair_schools(frame, km, contrast, mode="across")
     got = {frozenset((r.a_id, r.b_id)) for r in pairs.itertuples()}
     assert got == {frozenset("AD"), frozenset("BC")}  # low FSM with high FSM
 

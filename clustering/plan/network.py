@@ -226,12 +226,19 @@ def plan_network(
     diff = contrast_km(frame, weights)
     unmatched = []
     if settings.pairing != "none":
-        pairs, left = pair_schools(
-            frame, km, diff, mode=settings.pairing, candidates=settings.pair_candidates
+        pairs, left, pairing = pair_schools(
+            frame,
+            km,
+            diff,
+            mode=settings.pairing,
+            candidates=settings.pair_candidates,
+            time_limit=settings.time_limit,
+            seed=settings.seed,
+            workers=settings.workers,
         )
         unmatched.append(left)
     else:
-        pairs = pd.DataFrame()
+        pairs, pairing = pd.DataFrame(), {"pairing_status": "not asked"}
     if settings.mentor_rule and settings.mentee_rule:
         mentoring, left = mentor_schools(
             frame,
@@ -270,6 +277,7 @@ def plan_network(
             "attendance_best_possible": sched.best_possible,
             "attendance_of": int(sum(len(r) for r in clusters) * settings.meetings),
             "schedule_seconds": round(sched.seconds, 3),
+            **pairing,
             "contrast_weights": weights,
             "leads": {str(k): v for k, v in (leads or {}).items()},
             "layout_source": layout.source,

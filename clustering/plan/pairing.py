@@ -15,6 +15,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 from ortools.graph.python import min_cost_flow
+from ortools.sat.python import cp_model
 
 __all__ = ["contrast_km", "mentor_schools", "pair_schools"]
 
@@ -58,13 +59,17 @@ def pair_schools(
     *,
     mode: str = "within",
     candidates: int = 8,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Pairs of schools, and the schools left without one (with the reason).
+    time_limit: float = 10.0,
+    seed: int = 0,
+    workers: int = 2,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Pairs of schools, the schools left without one (with the reason), and how it went.
 
     ``within``: pairs inside each cluster; ``across``: each school with one of its
     ``candidates`` nearest schools in another cluster. The matching pairs as many schools
     as it can (maximum cardinality), and among those the lowest total cost
-    (``km − contrast``), exactly (networkx's blossom algorithm).
+    (``km − contrast``): exactly within clusters (networkx's blossom algorithm), by CP-SAT
+    across them (its status and gap are returned).
     """
     cost = km - contrast
     graph = nx.Graph()
@@ -85,7 +90,15 @@ def pair_schools(
     top = float(cost.max()) + 1.0 if cost.size else 1.0
     for a, b in graph.edges:
         graph[a][b]["weight"] = top - float(cost[a, b])  # positive: more pairs always gain
-    matching = nx.max_weight_matching(graph, maxcardinality=True)
+    if mode == "within":  # small cliques: the blossom algorithm, exact, per cluster
+        matching = set()
+        for part in nx.connected_components(graph):
+            sub = graph.subgraph(part)
+            matching |= nx.max_weight_matching(sub, maxcardinality=True)
+        status = "optimal"
+    else:  # one large sparse graph: CP-SAT (blossom in pure Python takes minutes here)
+        matching, status = _cp_matching(graph, time_limit, seed, workers)
+    stats = {"pairing_status": status}
     pairs, matched = [], set()
     for a, b in sorted(tuple(sorted(p)) for p in matching):
         pairs.append(_row(frame, a, b, km, cost))
@@ -112,7 +125,38 @@ def pair_schools(
                 "reason": why,
             }
         )
-    return pd.DataFrame(pairs), pd.DataFrame(left)
+    return pd.DataFrame(pairs), pd.DataFrame(left), stats
+
+
+def _cp_matching(graph: nx.Graph, time_limit: float, seed: int, workers: int):
+    """A maximum-weight matching by CP-SAT, hinted with a greedy matching."""
+    model = cp_model.CpModel()
+    x = {}
+    for a, b in graph.edges:
+        x[a, b] = model.new_bool_var(f"p{a}_{b}")
+    for node in graph.nodes:
+        touching = [x[e] if e in x else x[e[::-1]] for e in ((node, o) for o in graph[node])]
+        if len(touching) > 1:
+            model.add_at_most_one(touching)
+    weight = {e: round(graph.edges[e]["weight"] * 1000) for e in x}
+    model.maximize(sum(weight[e] * v for e, v in x.items()))
+    used: set[int] = set()
+    for e in sorted(x, key=lambda e: -weight[e]):  # greedy hint: heaviest edges first
+        take = e[0] not in used and e[1] not in used
+        model.add_hint(x[e], take)
+        if take:
+            used.update(e)
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = float(time_limit)
+    solver.parameters.num_workers = int(workers)
+    solver.parameters.random_seed = int(seed)
+    status = solver.solve(model)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        raise RuntimeError(f"pairing ended with status {solver.status_name(status)}")
+    found = {e for e, v in x.items() if solver.value(v)}
+    value = solver.objective_value
+    gap = (solver.best_objective_bound - value) / value if value else 0.0
+    return found, f"{solver.status_name(status).lower()} (gap {gap:.2%})"
 
 
 def mentor_schools(
