@@ -4,7 +4,8 @@ The package is laid out by the stages data flows through, one way:
 ``input`` (reading and validating files) → ``model`` (sizes, rules, objective,
 costs, scenarios: the compiled problem) → ``solver`` (construction, bound,
 CP-SAT, searches) → ``analysis`` (checker, metrics, explanations, re-forming,
-baselines) → ``output`` (exports, report, maps) → ``api`` (the pipeline,
+baselines) → ``plan`` (roles, meeting hosts and dates, pairing after the
+layout) → ``output`` (exports, report, maps, the plan's files) → ``api`` (the pipeline,
 the estimator, sweeps) → ``cli``. A stage imports only the stages before it;
 ``docs/architecture.md`` draws them.
 
