@@ -4,7 +4,8 @@ Built only on the public ``clustering`` API; the library itself never imports St
 The page is arranged from the panels in ``explorer/``: the sidebar's data (sample or
 upload, columns, who takes part) and scenario loader, the settings form (one solve per
 submit), the solve with live progress and a stop button, then the map with its metrics,
-one school (explain, move by hand, undo) and two layouts compared.
+one school (explain, move by hand, undo), two layouts compared, and the network's
+year planned (roles, meeting hosts and dates, pairs, the paperwork).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import streamlit as st
 
 import clustering
 from explorer import compare, data, mapview, results, school, session, settings
+from explorer import plan as year
 from explorer.job import Job, progress_text
 from explorer.session import Shown
 
@@ -42,8 +44,8 @@ def main() -> None:
     if shown is None:
         st.info("Set what matters above, then press **Form clusters**.")
         return
-    layout_tab, school_tab, compare_tab = st.tabs(
-        ["Map and metrics", "One school: explain and move", "Compare layouts"]
+    layout_tab, school_tab, compare_tab, plan_tab = st.tabs(
+        ["Map and metrics", "One school: explain and move", "Compare layouts", "Plan the year"]
     )
     outlines = mapview.cached_outlines(chosen.key, shown.layout)
     with layout_tab:
@@ -52,6 +54,8 @@ def main() -> None:
         school.panel(shown)
     with compare_tab:
         compare.panel(outlines)
+    with plan_tab:
+        year.panel(shown)
 
 
 def start(chosen: data.Data, asked: settings.Settings, shown: Shown | None) -> Job:

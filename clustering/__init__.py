@@ -38,7 +38,14 @@ from .model.sizes import Quota, SizeRule
 from .output.export import write_outputs
 from .output.outlines import outlines
 from .output.plan import write_plan
-from .plan import Plan, PlanSettings, check_plan, plan_network, read_plan_settings
+from .plan import (
+    Plan,
+    PlanSettings,
+    check_plan,
+    plan_network,
+    read_plan_settings,
+    read_term_dates,
+)
 from .solver.progress import Progress
 
 __all__ = [
@@ -82,6 +89,7 @@ __all__ = [
     "read_plan_settings",
     "read_previous",
     "read_table",
+    "read_term_dates",
     "run_scenario",
     "scenario_to_toml",
     "sweep",

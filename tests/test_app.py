@@ -7,10 +7,13 @@ the page a person sees. The panels' plain functions are tested directly.
 
 from __future__ import annotations
 
+import datetime as dt
+import io
 import json
 import sys
 import threading
 import time
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +24,7 @@ from streamlit.testing.v1 import AppTest
 
 import clustering
 from explorer import data, job, mapview, results, settings
+from explorer import plan as plan_panel
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app.py"
@@ -217,6 +221,42 @@ def test_two_layouts_are_compared_on_the_page(app):
     assert len(moved) == len(expected.moved)
     maps = [c for c in at.get("deck_gl_json_chart")]
     assert len(maps) == 3  # the main map and the two compared
+
+
+def test_the_year_is_planned_for_the_layout_on_screen(app):
+    at = app
+    layout = _shown(at)
+    at.date_input(key="plan_start").set_value(dt.date(2026, 9, 1))
+    at.date_input(key="plan_end").set_value(dt.date(2027, 7, 31))
+    at.number_input(key="plan_meetings").set_value(3)
+    at.text_input(key="plan_coordinator").set_value("ofsted in Good, Outstanding")
+    at.text_input(key="plan_mentor_rule").set_value("ofsted in Outstanding")
+    at.text_input(key="plan_mentee_rule").set_value("ofsted in Requires improvement")
+    at.button(key="plan_submit").click()
+    at.run()
+    _ok(at)
+    made = at.session_state["plan"][1]
+    assert made.stats["checker"] == "passed"
+    assert made.settings.calendar is None  # the bundled calendar is passed as a frame
+    assert made.settings.meetings == 3
+    roles = _frame(at, "coordinator_id", "deputy_id", "lead_id")
+    assert len(roles) == layout.n_clusters
+    meetings = _frame(at, "host_id", "date", "can_attend")
+    assert len(meetings) == 3 * layout.n_clusters
+    # England's (illustrative) term dates applied: nothing in the October half term
+    assert not pd.to_datetime(meetings["date"]).between("2026-10-24", "2026-11-01").any()
+    assert any(b.label.startswith("The plan") for b in at.get("download_button"))
+    archive = zipfile.ZipFile(io.BytesIO(plan_panel.files(made)))
+    names = set(archive.namelist())
+    assert {"plan/meetings.csv", "plan/plan.html", "plan/calendars/cluster_01.ics"} <= names
+
+
+def test_uploaded_term_dates_errors_name_the_upload():
+    bad = b"applies_to,kind,start,end\nall,term,2026-09-01,someday\n"
+    with pytest.raises(clustering.InputError) as caught:
+        plan_panel.read_terms("our_terms.csv", bad)
+    assert caught.value.file == "our_terms.csv"
+    assert (caught.value.row, caught.value.column) == (2, "end")
 
 
 def test_a_bundled_scenario_fills_the_form():
