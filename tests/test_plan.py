@@ -323,3 +323,67 @@ def test_schedule_pairs_each_meeting_with_its_own_slice():
     parts = slices(days, start, start + dt.timedelta(days=299), 3)
     assert [len(p) for p in parts] == [15, 14, 14]
     assert list(itertools.chain(*parts)) == list(range(len(days)))
+
+
+def test_clusters_twin_with_partner_clusters_and_schools_pair_alike(layout):
+    labels = sorted(layout.centres["cluster"].unique())
+    members = layout.centres
+    # a partner cluster abroad for every cluster but one, each the size of cluster 1
+    size = int((members["cluster"] == labels[0]).sum())
+    partners = pd.DataFrame(
+        [
+            {"partner_id": f"P{c}-{i}", "name": f"Partner {c}-{i}", "cluster": f"abroad {c}",
+             "phase": "primary", "pupils": 100 + 50 * i}
+            for c in range(len(labels) - 1)
+            for i in range(size)
+        ]
+    )  # fmt: skip
+    plan = plan_network(
+        layout, PlanSettings(pairing="partners", partners="given", **YEAR), partners=partners
+    )
+    assert plan.stats["checker"] == "passed"
+    pairs = plan.pairs
+    assert pairs["partner_id"].is_unique
+    assert pairs["centre_id"].is_unique
+    for _, group in pairs.groupby("cluster"):
+        assert len(set(group["partner_cluster"])) == 1  # one twin per cluster
+    assert pairs["partner_cluster"].nunique() == len(labels) - 1
+    left = plan.unmatched[plan.unmatched["what"] == "partner"]
+    assert len(pairs) + len(left) == len(members)
+    assert left["reason"].str.contains("partner cluster|more clusters").all()
+    # within a twinned cluster of the partners' size, the assignment is the cheapest: with
+    # cost |pupils apart| / 100, that is the two sorted lists paired in order
+    sizes = members.groupby("cluster").size()
+    k = next(k for k in pairs["cluster"].unique() if sizes[k] == size)
+    mine = pairs[pairs["cluster"] == k]
+    ours = np.sort(members.loc[members["cluster"] == k, "pupils"].to_numpy(dtype=float))
+    theirs = np.sort(partners.loc[partners["cluster"] == mine["partner_cluster"].iloc[0],
+                                  "pupils"].to_numpy(dtype=float))  # fmt: skip
+    assert mine["cost_km_eq"].sum() == pytest.approx(np.abs(ours - theirs).sum() / 100, abs=0.01)
+
+
+def test_partner_files_are_checked(tmp_path):
+    path = tmp_path / "partners.csv"
+    path.write_text("partner_id,name\nP1,One\nP1,Two\n", "utf-8")
+    with pytest.raises(clustering.InputError) as caught:
+        clustering.plan.pairing.read_partners(path)
+    assert (caught.value.row, caught.value.column) == (3, "partner_id")
+    with pytest.raises(clustering.InputError, match="needs partners"):
+        PlanSettings(pairing="partners")
+
+
+def test_hosts_seat_every_member_when_one_can(layout):
+    frame = layout.centres
+    big = frame.groupby("cluster").head(1)["centre_id"]  # one school per cluster seats many
+    seats = pd.Series(5.0, index=frame.index).where(~frame["centre_id"].isin(big), 100.0)
+    roomy = layout.centres.assign(seats=seats)
+    layout2 = dataclasses.replace(layout, centres=roomy)
+    plan = plan_network(layout2, PlanSettings(meetings=2, host_capacity="seats", **YEAR))
+    assert plan.stats["checker"] == "passed"
+    assert set(plan.meetings["host_id"]) <= set(big)
+    # the checker notices a host that seats too few
+    broken = dataclasses.replace(plan, meetings=plan.meetings.copy())
+    k = broken.meetings.loc[0, "cluster"]
+    small = frame.loc[(frame["cluster"] == k) & ~frame["centre_id"].isin(big), "centre_id"].iloc[0]
+    broken.meetings.loc[0, "host_id"] = small
+    assert any("seats fewer" in v for v in check_plan(broken).violations)

@@ -56,7 +56,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--calendar", type=Path, help="term dates CSV (docs/plan.md)")
     p.add_argument("--country", help="public holidays: ISO country code (default GB)")
     p.add_argument("--region", help="public holidays: region code (default ENG)")
-    p.add_argument("--pairing", choices=["within", "across", "none"], help="default within")
+    p.add_argument(
+        "--pairing",
+        choices=["within", "across", "partners", "none"],
+        help="default within; partners needs --partners",
+    )
+    p.add_argument(
+        "--partners",
+        type=Path,
+        help="CSV of external partner schools: partner_id,name[,cluster,phase,…]",
+    )
     p.add_argument(
         "--leads",
         type=Path,
@@ -105,7 +114,8 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
         calendar=str(args.calendar) if args.calendar else None,
         country=args.country,
         region=args.region,
-        pairing=args.pairing,
+        pairing=args.pairing or ("partners" if args.partners else None),
+        partners=str(args.partners) if args.partners else None,
         time_limit=args.time_limit,
     )
     if args.calendar is not None and not args.calendar.exists():

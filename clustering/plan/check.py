@@ -33,6 +33,13 @@ class PlanCheck:
         return not self.violations
 
 
+def _number(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
 def check_plan(plan: Plan) -> PlanCheck:
     """Verify every rule the plan promises.
 
@@ -99,6 +106,11 @@ def check_plan(plan: Plan) -> PlanCheck:
         (int(a.cluster), int(a.meeting), str(a.centre_id)) for a in plan.absences.itertuples()
     }
     meetings = plan.meetings
+    may_host = eligible(members, s.host_rule) if s.host_rule else np.ones(len(ids), bool)
+    seats = None
+    if s.host_capacity and s.host_capacity in members.columns:
+        seats = np.nan_to_num(members[s.host_capacity].map(_number).to_numpy(dtype=float), nan=-1.0)
+    mine_ids = {k: [i for i in ids if cluster_of[i] == k] for k in clusters}
     for k in clusters:
         mine = meetings[meetings["cluster"].astype(int) == k].sort_values("meeting")
         if len(mine) != s.meetings:
@@ -111,6 +123,13 @@ def check_plan(plan: Plan) -> PlanCheck:
             where = f"cluster {k} meeting {m.meeting} ({day})"
             if cluster_of.get(host) != k:
                 out.append(f"{where} is hosted by {host}, not a member")
+            elif not may_host[row_of[host]]:
+                out.append(f"{where} is hosted by {host}, which the host rule excludes")
+            elif seats is not None:
+                need = s.attendees_per_school * len(mine_ids[k])
+                fits = [i for i in mine_ids[k] if seats[row_of[i]] >= need]
+                if fits and seats[row_of[host]] < need:
+                    out.append(f"{where}: {host} seats fewer than {need}, though {fits[0]} can")
             if not start <= day <= end:
                 out.append(f"{where} falls outside {start}–{end}")
             if day.weekday() not in allowed_days:
@@ -145,7 +164,22 @@ def check_plan(plan: Plan) -> PlanCheck:
             out.append(f"{who} has {n} meetings on {day}")
 
     # pairs
-    if len(plan.pairs):
+    if len(plan.pairs) and "partner_id" in plan.pairs.columns:
+        pairs = plan.pairs
+        for col, what in (("centre_id", "school"), ("partner_id", "partner school")):
+            for i, n in Counter(pairs[col].astype(str)).items():
+                if n > 1:
+                    out.append(f"{what} {i} has {n} partners")
+        out += [f"partner pair names {i}, not a member" for i in pairs["centre_id"].astype(str)
+                if i not in cluster_of]  # fmt: skip
+        if "partner_cluster" in pairs and pairs["partner_cluster"].astype(str).str.len().any():
+            twins = pairs.groupby("cluster")["partner_cluster"].nunique()
+            out += [f"cluster {k} pairs with {n} partner clusters" for k, n in twins.items()
+                    if n > 1]  # fmt: skip
+            back = pairs.groupby("partner_cluster")["cluster"].nunique()
+            out += [f"partner cluster {k} is twinned with {n} clusters" for k, n in back.items()
+                    if n > 1]  # fmt: skip
+    elif len(plan.pairs):
         seen = Counter(list(plan.pairs["a_id"].astype(str)) + list(plan.pairs["b_id"].astype(str)))
         out += [f"school {i} is in {n} pairs" for i, n in seen.items() if n > 1]
         for p in plan.pairs.itertuples():

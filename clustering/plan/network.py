@@ -15,7 +15,13 @@ from ..errors import InputError
 from ..model.layout import Layout
 from ..model.rules import eligible
 from .calendar import Calendar, build_calendar, read_term_dates
-from .pairing import contrast_km, mentor_schools, pair_schools
+from .pairing import (
+    contrast_km,
+    mentor_schools,
+    pair_schools,
+    pair_with_partners,
+    read_partners,
+)
 from .roles import choose_roles, rotate_hosts
 from .schedule import schedule_meetings, slices
 from .settings import PlanSettings
@@ -86,6 +92,7 @@ def plan_network(
     leads: Mapping[int, str] | None = None,
     contrast: Mapping[str, float] | None = None,
     terms: pd.DataFrame | None = None,
+    partners: pd.DataFrame | None = None,
 ) -> Plan:
     """Plan the network's year for ``layout``.
 
@@ -105,6 +112,9 @@ def plan_network(
     terms
         Term dates (:func:`clustering.plan.calendar.read_term_dates`); by default read from
         ``settings.calendar`` when it names a file.
+    partners
+        External partner schools (:func:`clustering.plan.pairing.read_partners`) for
+        ``pairing = "partners"``; by default read from ``settings.partners``.
 
     Returns
     -------
@@ -156,12 +166,38 @@ def plan_network(
     # hosts and dates
     can_host = _mask(frame, settings.host_rule, "host_rule")
     clusters = [g.index.to_numpy() for _, g in frame.groupby("cluster", sort=True)]
+    seats = None
+    if settings.host_capacity:
+        if settings.host_capacity not in frame.columns:
+            raise InputError(
+                f"host_capacity names the column {settings.host_capacity!r}, which the centres "
+                "do not have",
+                file=settings.source,
+                fix="name a column of seats per school, or leave host_capacity out",
+            )
+        seats = pd.to_numeric(frame[settings.host_capacity], errors="coerce").to_numpy(
+            dtype=float, na_value=np.nan
+        )
+    too_small = 0
+    host_ok = []
+    for rows in clusters:
+        ok = can_host.copy()
+        if seats is not None:
+            fits = ok & (np.nan_to_num(seats, nan=-1) >= settings.attendees_per_school * len(rows))
+            if fits[rows].any():
+                ok = fits
+            else:
+                too_small += 1
+        host_ok.append(ok)
+    if too_small:
+        notes.append(
+            f"{too_small} cluster(s) have no member that seats {settings.attendees_per_school} "
+            "from every school: their hosts were chosen without the capacity"
+        )
     labels = sorted(int(k) for k in frame["cluster"].unique())
     hosts = [
-        rotate_hosts(
-            rows, host_cost, can_host, settings.meetings, worst_weight=settings.worst_weight
-        )
-        for rows in clusters
+        rotate_hosts(rows, host_cost, ok, settings.meetings, worst_weight=settings.worst_weight)
+        for rows, ok in zip(clusters, host_ok, strict=True)
     ]
     windows = slices(calendar.days, start, end, settings.meetings)
     sched = schedule_meetings(
@@ -225,7 +261,12 @@ def plan_network(
     weights = dict(contrast if contrast is not None else _layout_contrast(layout))
     diff = contrast_km(frame, weights)
     unmatched = []
-    if settings.pairing != "none":
+    if settings.pairing == "partners":
+        pairs, left, pairing = pair_with_partners(
+            frame, partners if partners is not None else read_partners(settings.partners), weights
+        )
+        unmatched.append(left)
+    elif settings.pairing != "none":
         pairs, left, pairing = pair_schools(
             frame,
             km,

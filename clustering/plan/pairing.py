@@ -10,14 +10,25 @@ helps most: cost = km + contrast).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 import networkx as nx
 import numpy as np
 import pandas as pd
 from ortools.graph.python import min_cost_flow
 from ortools.sat.python import cp_model
+from scipy.optimize import linear_sum_assignment
 
-__all__ = ["contrast_km", "mentor_schools", "pair_schools"]
+from ..errors import InputError
+from ..input.textfile import read_csv_text
+
+__all__ = [
+    "contrast_km",
+    "mentor_schools",
+    "pair_schools",
+    "pair_with_partners",
+    "read_partners",
+]
 
 
 def contrast_km(frame: pd.DataFrame, weights: Mapping[str, float]) -> np.ndarray:
@@ -231,3 +242,134 @@ def mentor_schools(
     if len(table):
         table = table.sort_values(["mentor_cluster", "mentor_id", "distance_km"], ignore_index=True)
     return table, pd.DataFrame(left)
+
+
+#: km-equivalents for pairing a school with a partner of another phase
+PHASE_MISMATCH = 20.0
+
+
+def read_partners(path: str | Path) -> pd.DataFrame:
+    """External partner schools: ``partner_id``, ``name`` and optionally ``cluster`` (a
+    partner cluster), ``phase``, ``pupils`` and any contrast attribute; one school a row."""
+    frame = read_csv_text(path, what="partner schools")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    for col in ("partner_id", "name"):
+        if col not in frame.columns:
+            raise InputError(
+                f"the partner schools have no {col} column",
+                file=str(path),
+                fix="write a header partner_id,name[,cluster,phase,pupils,…]",
+            )
+    ids = frame["partner_id"].str.strip()
+    for k, cid in enumerate(ids):
+        if not cid:
+            raise InputError(
+                "partner_id is empty",
+                file=str(path),
+                row=k + 2,
+                column="partner_id",
+                fix="give every partner school an id",
+            )
+    dup = ids[ids.duplicated()]
+    if len(dup):
+        raise InputError(
+            f"partner_id {dup.iloc[0]!r} appears twice",
+            file=str(path),
+            row=int(dup.index[0]) + 2,
+            column="partner_id",
+            fix="give each partner school one row",
+        )
+    frame["partner_id"] = ids
+    return frame.reset_index(drop=True)
+
+
+def _partner_cost(frame: pd.DataFrame, partners: pd.DataFrame, weights) -> np.ndarray:
+    """``(schools, partners)`` km-equivalents of how unlike each school and partner are."""
+    cost = np.zeros((len(frame), len(partners)))
+    if "phase" in frame.columns and "phase" in partners.columns:
+        a = frame["phase"].astype(str).str.strip().str.lower().to_numpy()
+        b = partners["phase"].astype(str).str.strip().str.lower().to_numpy()
+        cost += PHASE_MISMATCH * (a[:, None] != b[None, :])
+    scales = {"pupils": 0.01, **dict(weights)}  # 100 pupils apart count as 1 km
+    for attribute, weight in scales.items():
+        if attribute not in frame.columns or attribute not in partners.columns or not weight:
+            continue
+        a = pd.to_numeric(frame[attribute], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        b = pd.to_numeric(partners[attribute], errors="coerce").to_numpy(
+            dtype=float, na_value=np.nan
+        )
+        cost += float(weight) * np.nan_to_num(np.abs(a[:, None] - b[None, :]), nan=0.0)
+    return cost
+
+
+def pair_with_partners(
+    frame: pd.DataFrame, partners: pd.DataFrame, weights: Mapping[str, float]
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Each school with at most one external partner school, the most alike first.
+
+    With a ``cluster`` column in ``partners``, each cluster is first twinned with one
+    partner cluster (an assignment on the cost of pairing their schools), then schools
+    pair only within twinned clusters. Each assignment is exact (scipy's Hungarian
+    method); the cost is a phase mismatch, pupils and the contrast attributes both have.
+    """
+    cost = _partner_cost(frame, partners, weights)
+    labels = frame["cluster"].to_numpy()
+    rows = []
+    reason: dict[int, str] = {}
+    twins: dict[int, str] = {}
+    if "cluster" in partners.columns:
+        theirs = partners["cluster"].astype(str).str.strip().to_numpy()
+        ours = sorted(set(int(k) for k in labels))
+        names = sorted(set(theirs))
+        big = float(cost.max() + 1.0) if cost.size else 1.0
+        twin_cost = np.zeros((len(ours), len(names)))
+        for i, k in enumerate(ours):
+            a = np.flatnonzero(labels == k)
+            for j, p in enumerate(names):
+                b = np.flatnonzero(theirs == p)
+                r, c = linear_sum_assignment(cost[np.ix_(a, b)])
+                twin_cost[i, j] = cost[a[r], b[c]].sum() - big * len(r)  # more pairs first
+        r, c = linear_sum_assignment(twin_cost)
+        twins = {ours[i]: names[j] for i, j in zip(r, c, strict=True)}
+        for k in ours:
+            a = np.flatnonzero(labels == k)
+            if k not in twins:
+                for x in a:
+                    reason[int(x)] = f"more clusters here than partner clusters ({len(names)})"
+                continue
+            b = np.flatnonzero(theirs == twins[k])
+            rr, cc = linear_sum_assignment(cost[np.ix_(a, b)])
+            rows += [(int(a[x]), int(b[y])) for x, y in zip(rr, cc, strict=True)]
+            for x in set(range(len(a))) - set(rr):
+                reason[int(a[x])] = (
+                    f"partner cluster {twins[k]} has fewer schools ({len(b)}) than cluster {k}"
+                )
+    else:
+        rr, cc = linear_sum_assignment(cost)
+        rows = [(int(x), int(y)) for x, y in zip(rr, cc, strict=True)]
+        for x in set(range(len(frame))) - set(rr):
+            reason[int(x)] = f"more schools than partner schools ({len(partners)})"
+    pairs = [
+        {
+            "centre_id": frame.loc[x, "centre_id"],
+            "name": frame.loc[x, "name"],
+            "cluster": int(labels[x]),
+            "partner_id": partners.loc[y, "partner_id"],
+            "partner_name": partners.loc[y, "name"],
+            "partner_cluster": partners.loc[y, "cluster"] if "cluster" in partners else "",
+            "cost_km_eq": round(float(cost[x, y]), 3),
+        }
+        for x, y in sorted(rows)
+    ]
+    left = [
+        {
+            "centre_id": frame.loc[x, "centre_id"],
+            "name": frame.loc[x, "name"],
+            "cluster": int(labels[x]),
+            "what": "partner",
+            "reason": why,
+        }
+        for x, why in sorted(reason.items())
+    ]
+    stats = {"pairing_status": "optimal", "twinned_clusters": {str(k): v for k, v in twins.items()}}
+    return pd.DataFrame(pairs), pd.DataFrame(left), stats

@@ -17,7 +17,7 @@ from ..input.textfile import read_text
 __all__ = ["WEEKDAYS", "PlanSettings", "academic_year", "read_plan_settings"]
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-PAIRING = ("within", "across", "none")
+PAIRING = ("within", "across", "partners", "none")
 
 
 def academic_year(today: dt.date | None = None) -> tuple[dt.date, dt.date]:
@@ -63,12 +63,19 @@ class PlanSettings:
         ties go to the member nearest the venue.
     host_rule
         Which members may host a meeting (e.g. an ``accessible`` column); ``None``: any.
+    host_capacity, attendees_per_school
+        A column of how many people a school can seat for a meeting: a host must seat
+        ``attendees_per_school`` from every member (when any member of the cluster can).
     worst_weight
         In choosing hosts, how much the longest trip counts beside the total travel.
     pairing
-        ``"within"`` a cluster, ``"across"`` clusters, or ``"none"``.
+        ``"within"`` a cluster, ``"across"`` clusters, with external ``"partners"``, or
+        ``"none"``.
     pair_candidates
         For pairing across clusters: each school's nearest schools considered.
+    partners
+        For ``pairing = "partners"``: a CSV of external partner schools (e.g. a partner
+        cluster abroad): ``partner_id,name[,cluster,phase,pupils,…]``.
     mentor_rule, mentee_rule
         Who mentors and who is mentored (rules as above); mentoring is skipped unless both
         are given.
@@ -95,9 +102,12 @@ class PlanSettings:
     coordinator_rule: str | None = None
     rank_by: str = "pupils"
     host_rule: str | None = None
+    host_capacity: str | None = None
+    attendees_per_school: int = 2
     worst_weight: float = 1.0
     pairing: str = "within"
     pair_candidates: int = 8
+    partners: str | None = None
     mentor_rule: str | None = None
     mentee_rule: str | None = None
     mentees_per_mentor: int = 2
@@ -132,6 +142,12 @@ class PlanSettings:
         if self.pairing not in PAIRING:
             raise InputError(
                 f"pairing = {self.pairing!r}", file=src, fix=f"use one of {', '.join(PAIRING)}"
+            )
+        if self.pairing == "partners" and not self.partners:
+            raise InputError(
+                'pairing = "partners" needs partners = "FILE.csv"',
+                file=src,
+                fix="name the CSV of partner schools (partner_id,name,…)",
             )
         if self.mentees_per_mentor < 1 or self.pair_candidates < 1:
             raise InputError(
@@ -195,9 +211,12 @@ _KINDS: dict[str, type | tuple[type, ...]] = {
     "coordinator_rule": str,
     "rank_by": str,
     "host_rule": str,
+    "host_capacity": str,
+    "attendees_per_school": int,
     "worst_weight": (int, float),
     "pairing": str,
     "pair_candidates": int,
+    "partners": str,
     "mentor_rule": str,
     "mentee_rule": str,
     "mentees_per_mentor": int,
@@ -234,7 +253,7 @@ def settings_from_table(table: Mapping[str, Any], *, file: str, folder: Path) ->
             value = value.date()
         if key == "weekdays":
             value = tuple(str(v) for v in value)
-        if key == "calendar" and not Path(value).is_absolute():
+        if key in ("calendar", "partners") and not Path(value).is_absolute():
             value = str((folder / value).resolve())
         values[key] = value
     return PlanSettings(**values, source=file)
