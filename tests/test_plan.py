@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import itertools
+import re
 from pathlib import Path
 
 import icalendar
@@ -96,6 +97,8 @@ def test_every_meeting_is_in_an_importable_calendar_file(plan, tmp_path):
         assert files[name].stat().st_size > 0
     page = files["plan.html"].read_text(encoding="utf-8")
     assert "Roles and responsibilities" in page
+    assert "&lt;table" not in page  # tables are markup, not escaped text
+    assert page.count("<table") >= 3
     assert plan.roles.iloc[0]["coordinator_name"] in page
     invitation = (files["invitations"] / "cluster_01.txt").read_text(encoding="utf-8")
     first = plan.meetings[plan.meetings["cluster"] == 1].iloc[0]
@@ -387,3 +390,14 @@ def test_hosts_seat_every_member_when_one_can(layout):
     small = frame.loc[(frame["cluster"] == k) & ~frame["centre_id"].isin(big), "centre_id"].iloc[0]
     broken.meetings.loc[0, "host_id"] = small
     assert any("seats fewer" in v for v in check_plan(broken).violations)
+
+
+def test_the_monitoring_report_counts_membership_changes(plan, tmp_path):
+    moves = pd.DataFrame({"centre_id": ["1", "2", "3"], "status": ["stayed", "moved", "stayed"]})
+    files = clustering.write_plan(plan, tmp_path, previous_moves=moves)
+    page = files["monitoring.html"].read_text(encoding="utf-8")
+    assert "Membership changes since last year" in page
+    assert re.search(r"<td>stayed</td>\s*<td>2</td>", page)
+    assert f"{len(plan.meetings)} meetings planned" in page
+    plain = clustering.write_plan(plan, tmp_path / "again")["monitoring.html"]
+    assert "No previous layout was given" in plain.read_text(encoding="utf-8")

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 import jinja2
 import pandas as pd
+from markupsafe import Markup
 
 from ..errors import InputError
 from ..plan.network import Plan
@@ -62,10 +63,11 @@ def _env(templates: str | Path | None) -> jinja2.Environment:
     )
 
 
-def _html(frame: pd.DataFrame) -> str:
+def _html(frame: pd.DataFrame) -> Markup:
+    """A table for the HTML templates: its cells escaped by pandas, the markup kept."""
     if frame is None or frame.empty:
-        return "<p class='note'>None.</p>"
-    return frame.to_html(index=False, border=0, na_rep="", escape=True)
+        return Markup("<p class='note'>None.</p>")
+    return Markup(frame.to_html(index=False, border=0, na_rep="", escape=True))
 
 
 def ics_calendar(plan: Plan, cluster: int) -> bytes:
