@@ -80,6 +80,16 @@ def load_bytes(
     return check_rows(centres, name)
 
 
+def read_upload(name: str, data: bytes, read):
+    """``read(path)`` on a temporary copy of an upload; errors name the upload, not the copy."""
+    check_size(name, data)
+    with _as_file(name, data, None) as file:
+        try:
+            return read(file)
+        except clustering.InputError as error:
+            raise _named(error, file, name) from None
+
+
 def header(name: str, data: bytes, path: str | None = None) -> list[str]:
     """The columns of a file, for mapping them by hand (empty when it cannot be read)."""
     check_size(name, data)

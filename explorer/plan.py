@@ -12,6 +12,7 @@ import streamlit as st
 
 import clustering
 
+from .data import read_upload
 from .session import Shown
 
 CALENDARS = {
@@ -102,15 +103,7 @@ def form(layout: clustering.Layout) -> tuple[clustering.PlanSettings, object] | 
 
 def read_terms(name: str, data: bytes):
     """Term dates from uploaded bytes; errors name the upload, not the temporary copy."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "terms.csv"
-        path.write_bytes(data)
-        try:
-            return clustering.read_term_dates(path)
-        except clustering.InputError as error:
-            raise clustering.InputError(
-                error.message, file=name, row=error.row, column=error.column, fix=error.fix
-            ) from None
+    return read_upload(name, data, clustering.read_term_dates)
 
 
 def files(plan: clustering.Plan) -> bytes:

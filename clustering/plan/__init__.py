@@ -6,7 +6,8 @@
 
 from .calendar import Calendar, build_calendar, public_holidays, read_term_dates
 from .check import PlanCheck, check_plan
-from .network import Plan, plan_network
+from .network import plan_network
+from .result import Plan
 from .settings import PlanSettings, academic_year, read_plan_settings
 
 __all__ = [

@@ -8,16 +8,13 @@ import datetime as dt
 import itertools
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import holidays as holiday_data
 import numpy as np
 
 from ..model.rules import eligible
+from .result import Plan
 from .settings import WEEKDAYS
-
-if TYPE_CHECKING:
-    from .network import Plan
 
 __all__ = ["PlanCheck", "check_plan"]
 

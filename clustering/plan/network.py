@@ -5,16 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
+from ..errors import InputError, SolverError
+from ..model.costs import euclidean_costs
 from ..model.layout import Layout
 from ..model.rules import eligible
-from .calendar import Calendar, build_calendar, read_term_dates
+from .calendar import build_calendar, read_term_dates
+from .check import check_plan
 from .pairing import (
     contrast_km,
     mentor_schools,
@@ -22,51 +22,12 @@ from .pairing import (
     pair_with_partners,
     read_partners,
 )
+from .result import Plan
 from .roles import choose_roles, rotate_hosts
 from .schedule import schedule_meetings, slices
 from .settings import PlanSettings
 
 __all__ = ["Plan", "plan_network"]
-
-
-@dataclass
-class Plan:
-    """A network's year: who leads, where and when it meets, who pairs with whom.
-
-    Attributes
-    ----------
-    roles
-        One row per cluster: lead school (the venue), coordinator, deputy, lead person.
-    meetings
-        One row per meeting: cluster, number, host, date, start and end time, members
-        expected and the travel to the host.
-    absences
-        One row per member who cannot attend a meeting, with the reason.
-    pairs, mentoring
-        Bilateral pairs and mentor → mentee pairs.
-    unmatched
-        Schools left without a pair or a mentor, with the reason.
-    members
-        The layout's members with every column they were read with (no geometry).
-    calendar
-        The open days the dates were chosen from.
-    """
-
-    roles: pd.DataFrame
-    meetings: pd.DataFrame
-    absences: pd.DataFrame
-    pairs: pd.DataFrame
-    mentoring: pd.DataFrame
-    unmatched: pd.DataFrame
-    members: pd.DataFrame
-    calendar: Calendar
-    settings: PlanSettings
-    notes: list[str] = field(default_factory=list)
-    stats: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def n_clusters(self) -> int:
-        return len(self.roles)
 
 
 def _mask(frame: pd.DataFrame, rule: str | None, what: str) -> np.ndarray:
@@ -78,7 +39,7 @@ def _mask(frame: pd.DataFrame, rule: str | None, what: str) -> np.ndarray:
 def _distances(layout: Layout, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, str]:
     """Travel for hosting (the layout's matrix when it has one in metres) and straight km."""
     xy = np.column_stack([frame.geometry.x.to_numpy(), frame.geometry.y.to_numpy()])
-    straight = np.sqrt(((xy[:, None, :] - xy[None, :, :]) ** 2).sum(axis=2))
+    straight = np.asarray(euclidean_costs(xy).matrix)
     costs = layout.problem.costs if layout.problem is not None else None
     if costs is not None and costs.unit == "m" and costs.source != "euclidean":
         return np.asarray(costs.matrix, dtype=float), straight / 1000.0, "travel matrix"
@@ -121,8 +82,6 @@ def plan_network(
     Plan
         Checked by :func:`clustering.check_plan` before it is returned.
     """
-    from .check import check_plan  # the checker is independent of what is checked
-
     settings = settings or PlanSettings()
     began = time.perf_counter()
     frame = layout.centres.reset_index(drop=True)
@@ -329,8 +288,6 @@ def plan_network(
     plan.stats["violations"] = list(report.violations)
     plan.stats["seconds"] = round(time.perf_counter() - began, 3)
     if not report.ok:
-        from ..errors import SolverError
-
         raise SolverError("the plan failed its check: " + "; ".join(report.violations[:5]))
     return plan
 

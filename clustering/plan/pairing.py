@@ -21,6 +21,7 @@ from scipy.optimize import linear_sum_assignment
 
 from ..errors import InputError
 from ..input.textfile import read_csv_text
+from .cpsat import solve
 
 __all__ = [
     "contrast_km",
@@ -157,17 +158,13 @@ def _cp_matching(graph: nx.Graph, time_limit: float, seed: int, workers: int):
         model.add_hint(x[e], take)
         if take:
             used.update(e)
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = float(time_limit)
-    solver.parameters.num_workers = int(workers)
-    solver.parameters.random_seed = int(seed)
-    status = solver.solve(model)
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+    solver, status, found = solve(model, time_limit, seed, workers)
+    if not found:
         raise RuntimeError(f"pairing ended with status {solver.status_name(status)}")
-    found = {e for e, v in x.items() if solver.value(v)}
+    chosen = {e for e, v in x.items() if solver.value(v)}
     value = solver.objective_value
     gap = (solver.best_objective_bound - value) / value if value else 0.0
-    return found, f"{solver.status_name(status).lower()} (gap {gap:.2%})"
+    return chosen, f"{solver.status_name(status).lower()} (gap {gap:.2%})"
 
 
 def mentor_schools(

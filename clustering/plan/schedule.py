@@ -15,6 +15,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from ..errors import InfeasibleError
+from .cpsat import solve
 
 __all__ = ["Schedule", "schedule_meetings", "slices"]
 
@@ -119,12 +120,8 @@ def schedule_meetings(
     model.maximize(sum(w * v for w, v in objective))
     for (c, m, j), var in x.items():
         model.add_hint(var, hint_days[c, m] == j)
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = float(time_limit)
-    solver.parameters.num_workers = int(workers)
-    solver.parameters.random_seed = int(seed)
-    status = solver.solve(model)
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+    solver, status, found = solve(model, time_limit, seed, workers)
+    if not found:
         raise InfeasibleError(
             f"no dates found ({solver.status_name(status)}): a lead person has more "
             "meetings in a slice than the slice has days. Fix: give the clusters different "
