@@ -31,6 +31,58 @@ def _centres(xy: np.ndarray, pupils: np.ndarray | None = None):
     return load_centres(frame, crs="EPSG:27700")
 
 
+def _by_id(xy: np.ndarray) -> dict[str, np.ndarray]:
+    """The test's own coordinates (as handed to the loader) by centre id."""
+    return {f"c{i}": xy[i] for i in range(len(xy))}
+
+
+def _travel_directly(layout, xy: np.ndarray) -> float:
+    """Σ member → venue straight-line metres, from the test's own coordinates and the
+    layout's stated venues: neither the engine's cost matrix nor the checker's geometry."""
+    where = _by_id(xy)
+    a = layout.assignments
+    a = a[a["cluster"].notna()]
+    members = np.array([where[c] for c in a["centre_id"]])
+    venues = np.array([where[v] for v in a["venue_id"]])
+    return float(np.hypot(*(members - venues).T).sum())
+
+
+def _engine_objective(layout) -> float:
+    """The engine's own value (its compiled objective) of the layout it returned.
+
+    ``layout.objective`` is the checker's recomputation (form_clusters sets it from the
+    checker after comparing the two), so a test that compares it with the checker only
+    compares the checker with itself; this is the other side of that comparison.
+    """
+    problem = layout.problem
+    return float(problem.objective.cost(problem.costs.matrix, layout.venue_of))
+
+
+def _contrast_directly(layout, frame: pd.DataFrame, column: str) -> float:
+    """One attribute's deviation, from the test's own table by centre id (README's terms).
+
+    Numeric: ``Σ_k n_k·|mean_k − area mean|``, a missing value counting at the mean.
+    Categorical: ``Σ_k Σ_c |count_kc − n_k·share_c| / 2``, missing as a category "unknown".
+    """
+    a = layout.assignments
+    a = a[a["cluster"].notna()]
+    cells = frame.set_index(frame["id"].astype(str))[column].reindex(a["centre_id"].to_numpy())
+    cluster = a["cluster"].to_numpy(dtype=int)
+    if pd.api.types.is_numeric_dtype(frame[column]):
+        values = cells.to_numpy(dtype=float)
+        mean = np.nanmean(values)
+        values = np.where(np.isnan(values), mean, values)
+        blocks = [values[cluster == k] for k in set(cluster)]
+        return float(sum(len(b) * abs(b.mean() - mean) for b in blocks))
+    cats = np.array(["unknown" if pd.isna(v) else str(v) for v in cells], dtype=object)
+    total = 0.0
+    for k in set(cluster):
+        size = (cluster == k).sum()
+        for c in set(cats):
+            total += abs((cats[cluster == k] == c).sum() - size * (cats == c).mean())
+    return total / 2
+
+
 def _partitions(items):
     """Every set partition of ``items`` (Bell number many)."""
     if not items:
@@ -136,19 +188,26 @@ def test_weight_bounds_hold_on_real_sample():
 # --- the checker -------------------------------------------------------------------------
 
 
+def _small_xy() -> np.ndarray:
+    return np.random.default_rng(7).random((40, 2)) * 20_000
+
+
 @pytest.fixture(scope="module")
 def small_layout():
-    rng = np.random.default_rng(7)
-    xy = rng.random((40, 2)) * 20_000
     rule = SizeRule(8, 12)
-    return form_clusters(_centres(xy), rule, time_limit=5, seed=0), rule
+    return form_clusters(_centres(_small_xy()), rule, time_limit=5, seed=0), rule
 
 
 def test_checker_passes_a_solver_layout(small_layout):
     layout, rule = small_layout
     report = check_layout(layout, rule, input_ids=[f"c{i}" for i in range(40)])
     assert report.ok, report.violations
-    assert report.recomputed_objective == pytest.approx(layout.objective)
+    # the objective recomputed here, from the coordinates this test gave: the checker's
+    # value (layout.objective is the checker's too) and the engine's must both match it
+    expected = _travel_directly(layout, _small_xy())
+    assert report.recomputed_objective == pytest.approx(expected, rel=1e-9)
+    assert layout.objective == pytest.approx(expected, rel=1e-9)
+    assert _engine_objective(layout) == pytest.approx(expected, rel=1e-9)
 
 
 def _broken(layout, change):
@@ -208,20 +267,54 @@ def test_any_instance_gives_a_checked_layout_with_nothing_lost(case):
     report = check_layout(layout, rule, input_ids=ids)
     assert report.ok, report.violations
     assert sorted(layout.assignments["centre_id"]) == sorted(ids)
+    expected = _travel_directly(layout, xy)
+    assert layout.objective == pytest.approx(expected, rel=1e-9)
+    assert _engine_objective(layout) == pytest.approx(expected, rel=1e-9)
     assert 0 <= layout.lower_bound <= layout.objective + 1e-6
     assert 0 <= layout.gap <= 1
 
 
+def _same_layout(a, b) -> None:
+    """The whole of two layouts: every member's cluster, venue and trip, the totals."""
+    columns = ["centre_id", "cluster", "venue_id", "is_venue", "distance", "coordinator"]
+    pd.testing.assert_frame_equal(a.assignments[columns], b.assignments[columns])
+    pd.testing.assert_frame_equal(a.excluded, b.excluded)
+    assert a.objective == b.objective
+    assert a.lower_bound == b.lower_bound
+    assert a.status == b.status
+    assert a.stats["construction_objective"] == b.stats["construction_objective"]
+
+
 def test_form_clusters_is_reproducible_with_one_worker():
+    """Deterministic settings: two whole runs give the same layout, not just the same start.
+
+    300 centres are more than the exact model takes in one piece: the layout is the
+    neighbourhood search's (not a proven optimum any path would reach), so the search
+    after the construction has to repeat too.
+    """
     rng = np.random.default_rng(3)
-    xy = rng.random((150, 2)) * 30_000
-    a = form_clusters(_centres(xy), SizeRule(8, 12), time_limit=3, seed=5, workers=1)
-    b = form_clusters(_centres(xy), SizeRule(8, 12), time_limit=3, seed=5, workers=1)
+    xy = rng.random((300, 2)) * 42_000
+    runs = [
+        form_clusters(
+            _centres(xy),
+            SizeRule(8, 12),
+            time_limit=2,
+            seed=5,
+            workers=1,
+            deterministic=True,
+            baselines=False,
+        )
+        for _ in range(2)
+    ]
+    a, b = runs
     assert isinstance(a.centres, gpd.GeoDataFrame)
     assert a.params["seed"] == 5
+    assert a.params["workers"] == 1
     assert "ortools" in a.params["versions"]
-    # LNS stops on wall-clock time, so totals may differ slightly; the construction may not
-    assert a.stats["construction_objective"] == b.stats["construction_objective"]
+    assert a.stats["lns_improving_moves"] > 0, "the search after the construction ran"
+    assert a.objective < a.stats["construction_objective"]
+    assert a.gap > 0, "not proven optimal: another search path could end elsewhere"
+    _same_layout(a, b)
 
 
 # --- sparse bound and travel matrices -----------------------------------------------------
@@ -289,6 +382,10 @@ def test_travel_matrix_drives_layout_and_checker(tmp_path):
 
 def _split_town():
     """Two towns: the west one affluent, the east one deprived."""
+    return load_centres(_split_town_frame(), crs="EPSG:27700")
+
+
+def _split_town_frame() -> pd.DataFrame:
     rng = np.random.default_rng(5)
     west = rng.normal([0, 0], 1500, (30, 2))
     east = rng.normal([12_000, 0], 1500, (30, 2))
@@ -302,7 +399,7 @@ def _split_town():
             "urban_rural": ["Rural"] * 30 + ["Urban"] * 30,
         }
     )
-    return load_centres(frame, crs="EPSG:27700")
+    return frame
 
 
 def test_contrast_weights_mix_clusters_at_a_travel_cost():
@@ -315,6 +412,16 @@ def test_contrast_weights_mix_clusters_at_a_travel_cost():
     mixed = form_clusters(centres, rule, weights=weights, time_limit=6, seed=0)
     report = check_layout(mixed, rule, weights=weights)
     assert report.ok, report.violations
+    # the weighted total recomputed here (metres; a weight is km per unit of deviation)
+    frame = _split_town_frame()
+    xy = frame[["x", "y"]].to_numpy() - [450_000, 130_000]
+    expected = _travel_directly(mixed, xy) + 1000 * (
+        2.0 * _contrast_directly(mixed, frame, "fsm_pct")
+        + 20.0 * _contrast_directly(mixed, frame, "urban_rural")
+    )
+    assert report.recomputed_objective == pytest.approx(expected, rel=1e-9)
+    assert mixed.objective == pytest.approx(expected, rel=1e-9)
+    assert _engine_objective(mixed) == pytest.approx(expected, rel=1e-9)
 
     def fsm_deviation(layout):  # Σ over clusters of |Σ (fsm − area mean)|, computed here
         c = layout.centres
@@ -363,6 +470,12 @@ def test_contrast_instances_give_checked_layouts(case, w_fsm, w_ur):
     report = check_layout(layout, rule, input_ids=frame["id"], weights=weights)
     assert report.ok, report.violations
     assert 0 <= layout.lower_bound <= layout.objective + 1e-6
+    expected = _travel_directly(layout, xy) + 1000 * (
+        w_fsm * _contrast_directly(layout, frame, "fsm_pct")
+        + w_ur * _contrast_directly(layout, frame, "urban_rural")
+    )
+    assert layout.objective == pytest.approx(expected, rel=1e-9, abs=1e-6)
+    assert _engine_objective(layout) == pytest.approx(expected, rel=1e-9, abs=1e-6)
 
 
 # --- weights that are not whole numbers --------------------------------------------------
