@@ -8,6 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 import clustering
+from clustering.output.tables import csv_bytes
 
 
 def cost(value: float, unit: str) -> str:
@@ -109,7 +110,7 @@ def downloads(layout: clustering.Layout, toml: str) -> None:
         return read
 
     offered = [
-        ("Assignments (CSV)", layout.assignments.to_csv(index=False).encode(), "assignments.csv",
+        ("Assignments (CSV)", csv_bytes(layout.assignments), "assignments.csv",
          "text/csv", "download_csv"),
         ("Schools (GeoJSON)", output("centres_geojson"), "centres.geojson",
          "application/geo+json", "download_centres_geojson"),

@@ -228,7 +228,7 @@ def test_excluded_csv_has_header_when_empty(tmp_path: Path) -> None:
     layout = _layout()
     layout.excluded = layout.excluded.iloc[0:0]
     files = write_outputs(layout, tmp_path)
-    assert files["excluded"].read_text(encoding="utf-8").strip() == "centre_id,name,row,reason"
+    assert files["excluded"].read_text(encoding="utf-8-sig").strip() == "centre_id,name,row,reason"
     assert len(pd.read_csv(files["assignments"])) == 30
 
 

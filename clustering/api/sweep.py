@@ -58,6 +58,7 @@ from ..model.scenario import (
     scenario_to_toml,
 )
 from ..output.export import assignments_table
+from ..output.tables import CSV_ENCODING, safe_cells, safe_text
 from .form import form_clusters
 from .provenance import versions
 
@@ -669,7 +670,7 @@ def _solve(task: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
         solve_seconds=round(float(layout.stats.get("seconds", math.nan)), 3),
     )
     text = io.StringIO()
-    assignments_table(layout).to_csv(text, index=False)
+    safe_cells(assignments_table(layout)).to_csv(text, index=False)
     return row, text.getvalue()
 
 
@@ -773,7 +774,7 @@ class _Results:
             self._rewrite(self.rows())
         line = io.StringIO()
         csv.DictWriter(line, fieldnames=self.columns, restval="").writerow(
-            {k: _cell(v) for k, v in row.items()}
+            {k: safe_text(_cell(v)) for k, v in row.items()}
         )
         with self.path.open("a", newline="", encoding="utf-8") as f:
             f.write(line.getvalue())
@@ -790,7 +791,7 @@ def _cell(value: Any) -> Any:
 def _write_layout(folder: Path, tid: str, text: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{tid}.csv.tmp"
-    tmp.write_text(text, encoding="utf-8")
+    tmp.write_text(text, encoding=CSV_ENCODING)
     tmp.replace(folder / f"{tid}.csv")
 
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import threading
 from pathlib import Path
 
 from rich.console import Console
 
-from ..api.form import run_scenario
-from ..errors import InputError
+from ..api.form import run_scenario, stop_on_interrupt
 from ..model.scenario import scenario_centres, scenario_to_toml
 from ..output.export import write_outputs
+from ..output.folder import check_folder
 from .console import print_progress, print_summary
 from .options import add_scenario_options, scenario_from_args
 
@@ -34,31 +35,29 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, out: Console, err: Console) -> int:
-    """Form the clusters the scenario and flags ask for; write every file to ``--out``."""
+    """Form the clusters the scenario and flags ask for; write every file to ``--out``.
+
+    The folder is written whole (scenario.toml too), replacing an earlier run's; one that
+    holds other files is refused before solving.
+    """
     scenario = scenario_from_args(args)
     source = scenario.centres
     out_dir = args.out or Path("out") / Path(source).stem
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(
-            "the output folder is a file", file=str(out_dir), fix="choose another --out folder"
-        )
+    check_folder(out_dir, "layout")  # before solving: a file, or a folder of other files
     centres = scenario_centres(scenario)
     if not args.quiet:
         err.print(
             f"Loaded {len(centres)} centres from {source} ({centres.schema} columns); "
             f"{len(centres.excluded)} excluded."
         )
+        for note in centres.reading_notes():
+            err.print(f"  {note}", markup=False, highlight=False)
     show = print_progress(err, quiet=args.quiet, metres=scenario.distances is None)
-    layout = run_scenario(scenario, centres=centres, progress=show)
-    try:
-        files = write_outputs(layout, out_dir)
-    except OSError as exc:
-        raise InputError(
-            f"cannot write the outputs ({exc.strerror or exc})",
-            file=str(out_dir),
-            fix="choose another --out folder",
-        ) from exc
-    files["scenario"] = Path(out_dir) / "scenario.toml"
-    files["scenario"].write_text(scenario_to_toml(scenario, relative_to=out_dir), encoding="utf-8")
+    # Ctrl-C once: stop and write the best checked layout so far; twice: write nothing
+    note = "Stopping: the best layout so far is checked and written (Ctrl-C again: nothing)."
+    with stop_on_interrupt(threading.Event(), lambda: err.print(note)) as stop:
+        layout = run_scenario(scenario, centres=centres, progress=show, stop=stop)
+    toml = scenario_to_toml(scenario, relative_to=out_dir)
+    files = write_outputs(layout, out_dir, extra_files={"scenario.toml": toml})
     print_summary(layout, files, out)
     return 0

@@ -13,6 +13,7 @@ from ..api.provenance import versions
 from ..errors import InputError
 from ..input.files import norm_id
 from ..input.textfile import read_csv_text
+from ..output.folder import check_folder
 from ..output.plan import write_plan
 from ..plan import PlanSettings, plan_network, read_plan_settings
 
@@ -125,12 +126,13 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
             fix="give the path of a CSV applies_to,kind,start,end,label",
         )
     layout = read_layout(args.layout_dir)
+    folder = args.out or args.layout_dir / "plan"
+    check_folder(folder, "plan")  # before planning: a file, or a folder of other files
     leads = _leads(args.leads) if args.leads else None
     err.print(f"planning {layout.n_clusters} clusters of {len(layout.centres):,} schools …")
     plan = plan_network(layout, settings, leads=leads)
     moves = args.layout_dir / "moves.csv"
     previous = read_csv_text(moves, what="moves") if moves.exists() else None
-    folder = args.out or args.layout_dir / "plan"
     run_record = {
         "command": "clustering plan",
         "layout": str(args.layout_dir),

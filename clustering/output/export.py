@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,9 @@ from ..analysis.explain import can_explain, explanations
 from ..analysis.metrics import cluster_summary, contrast_summary, distance_scale
 from ..analysis.reform import has_previous, moves
 from ..model.layout import Layout
+from .folder import KINDS, replace_folder
 from .report import render_map, write_report
-from .tables import rounded, to_jsonable
+from .tables import rounded, to_jsonable, write_csv
 
 __all__ = ["HULL_BUFFER_M", "assignments_table", "write_outputs"]
 
@@ -127,7 +129,12 @@ def _centres_geojson(layout: Layout) -> dict:
     return _feature_collection(points, properties)
 
 
-def write_outputs(layout: Layout, out_dir: str | Path) -> dict[str, Path]:
+def write_outputs(
+    layout: Layout,
+    out_dir: str | Path,
+    *,
+    extra_files: Mapping[str, str | bytes] | None = None,
+) -> dict[str, Path]:
     """Write everything a user needs about a layout into ``out_dir``.
 
     The files are:
@@ -167,13 +174,27 @@ def write_outputs(layout: Layout, out_dir: str | Path) -> dict[str, Path]:
         Parameters, statistics, objective, lower bound, gap (fraction, and
         ``gap_pct``), unit, status, source, counts and the files written.
 
+    The CSV files are UTF-8 with a byte-order mark (so Excel shows accents intact) and
+    safe to open in a spreadsheet (:func:`clustering.output.tables.write_csv`): a text
+    cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is written
+    with a leading apostrophe (``'=HYPERLINK(…)``), which is also what reading the file
+    back gives; numbers are written as they are.
+
+    The folder is written whole (:func:`clustering.output.folder.replace_folder`): into
+    a hidden temporary folder beside it, which then takes its place. An earlier run's
+    folder is replaced entirely (none of its files survive, plan folders in it
+    included); if writing fails, it is left as it was and nothing half-written remains.
+
     Parameters
     ----------
     layout
         The layout to write. Its centres must have a CRS.
     out_dir
-        The folder; created when missing. Existing files of the same names
-        are overwritten.
+        The folder; created when missing. It must be empty or hold an earlier run
+        (``run.json``) and nothing else: a folder of other files is refused.
+    extra_files
+        More files to write in the same folder, name → text (UTF-8) or bytes, e.g.
+        ``{"scenario.toml": ...}``; plain file names, none of the names above.
 
     Returns
     -------
@@ -181,46 +202,52 @@ def write_outputs(layout: Layout, out_dir: str | Path) -> dict[str, Path]:
         File name without extension (``"assignments"``, ``"clusters"``,
         ``"excluded"``, ``"baselines"`` (when set), ``"explanations"`` and
         ``"moves"`` (when they can be made), ``"clusters_geojson"``,
-        ``"centres_geojson"``, ``"map"``, ``"report"``, ``"run"``) → path.
+        ``"centres_geojson"``, ``"map"``, ``"report"``, each of ``extra_files`` and
+        ``"run"``) → path in ``out_dir``.
 
     Raises
     ------
     ValueError
-        When the centres have no CRS (GeoJSON must be in WGS84).
+        When the centres have no CRS (GeoJSON must be in WGS84), or a name of
+        ``extra_files`` is not a plain file name or is one of the files above.
+    InputError
+        When ``out_dir`` is a file or holds files of other kinds, or cannot be written
+        (no permission, a full disk); nothing is changed then.
     """
     if layout.centres.crs is None:
         raise ValueError("the layout's centres have no CRS, so they cannot be written as WGS84")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    files: dict[str, Path] = {}
+    extra = dict(extra_files or {})
+    ours = KINDS["layout"]["files"] - {"scenario.toml"}
+    for name in extra:
+        if Path(name).name != name or name in ("", ".", "..") or name in ours:
+            raise ValueError(f"extra file {name!r} is not a plain file name of its own")
+    target = Path(out_dir)
+    with replace_folder(target, "layout") as out:
+        files = _write_all(layout, out, extra)
+    return {key: target / path.relative_to(out) for key, path in files.items()}
 
-    files["assignments"] = out / "assignments.csv"
-    assignments_table(layout).to_csv(files["assignments"], index=False)
+
+def _write_all(layout: Layout, out: Path, extra: dict[str, str | bytes]) -> dict[str, Path]:
+    files: dict[str, Path] = {}
+    files["assignments"] = write_csv(assignments_table(layout), out / "assignments.csv")
 
     summary = cluster_summary(layout)
-    files["clusters"] = out / "clusters.csv"
-    summary.to_csv(files["clusters"], index=False)
+    files["clusters"] = write_csv(summary, out / "clusters.csv")
+    files["contrast"] = write_csv(contrast_summary(layout), out / "contrast.csv")
 
-    files["contrast"] = out / "contrast.csv"
-    contrast_summary(layout).to_csv(files["contrast"], index=False)
-
-    files["excluded"] = out / "excluded.csv"
     excluded = layout.excluded
     columns = list(excluded.columns) or ["centre_id", "name", "row", "reason"]
-    excluded.reindex(columns=columns).to_csv(files["excluded"], index=False)
+    files["excluded"] = write_csv(excluded.reindex(columns=columns), out / "excluded.csv")
 
     if layout.baselines is not None:
-        files["baselines"] = out / "baselines.csv"
-        rounded(layout.baselines).to_csv(files["baselines"], index=False)
+        files["baselines"] = write_csv(rounded(layout.baselines), out / "baselines.csv")
 
     moved = None
     if can_explain(layout):
-        files["explanations"] = out / "explanations.csv"
-        explanations(layout).to_csv(files["explanations"], index=False)
+        files["explanations"] = write_csv(explanations(layout), out / "explanations.csv")
         if has_previous(layout):
             moved = moves(layout)
-            files["moves"] = out / "moves.csv"
-            moved.to_csv(files["moves"], index=False)
+            files["moves"] = write_csv(moved, out / "moves.csv")
 
     files["clusters_geojson"] = out / "clusters.geojson"
     _dump(_cluster_geojson(layout, summary), files["clusters_geojson"], compact=True)
@@ -231,6 +258,14 @@ def write_outputs(layout: Layout, out_dir: str | Path) -> dict[str, Path]:
     files["report"] = write_report(
         layout, out / "report.html", summary=summary, map_png=files["map"], moves=moved
     )
+
+    for name, content in extra.items():
+        path = out / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+        files[Path(name).stem] = path
 
     files["run"] = out / "run.json"
     record = {

@@ -19,6 +19,8 @@ from markupsafe import Markup
 
 from ..errors import InputError
 from ..plan.network import Plan
+from .folder import replace_folder
+from .tables import write_csv
 
 __all__ = ["CONTACT_COLUMNS", "TEMPLATES", "ics_calendar", "write_plan"]
 
@@ -137,11 +139,30 @@ def write_plan(
     plan, contact sheets and invitations); ``monitoring.html`` (the annual report, with
     membership changes when ``previous_moves`` — a layout's ``moves.csv`` — is given);
     ``plan.json`` (settings, figures, the checker's verdict and ``run``).
+
+    File names come from cluster numbers, never from the cells. The CSV files are
+    written by :func:`clustering.output.tables.write_csv` (UTF-8 with a byte-order
+    mark; text that a spreadsheet would run as a formula gets a leading apostrophe).
+    The folder is written whole, as :func:`clustering.output.export.write_outputs`
+    writes its own: it must be new, empty or an earlier plan's (``plan.json``), which
+    is then replaced entirely; a failure leaves it as it was.
     """
-    out = Path(out_dir)
-    (out / "calendars").mkdir(parents=True, exist_ok=True)
-    (out / "invitations").mkdir(parents=True, exist_ok=True)
     env = _env(templates)
+    target = Path(out_dir)
+    with replace_folder(target, "plan") as out:
+        files = _write_plan(plan, out, env, previous_moves, run)
+    return {key: target / path.relative_to(out) for key, path in files.items()}
+
+
+def _write_plan(
+    plan: Plan,
+    out: Path,
+    env: jinja2.Environment,
+    previous_moves: pd.DataFrame | None,
+    run: dict | None,
+) -> dict[str, Path]:
+    (out / "calendars").mkdir()
+    (out / "invitations").mkdir()
     files: dict[str, Path] = {}
     contacts = _contacts(plan)
     tables = {
@@ -154,9 +175,7 @@ def write_plan(
         "contacts": contacts,
     }
     for name, frame in tables.items():
-        path = out / f"{name}.csv"
-        frame.to_csv(path, index=False)
-        files[f"{name}.csv"] = path
+        files[f"{name}.csv"] = write_csv(frame, out / f"{name}.csv")
     invitation = env.get_template("invitation.txt.j2")
     sections = []
     for r in plan.roles.itertuples():

@@ -1,5 +1,5 @@
 """Formatting for what people read and files hold: rounded tables, numbers and lengths as
-text, table cells, and plain JSON values.
+text, table cells, plain JSON values, and CSV files safe to open in a spreadsheet.
 
 Used by the output stage and the command line. The stages below keep the few
 they need themselves (they may not import from here): ``distance_scale`` and
@@ -11,6 +11,7 @@ of :mod:`clustering.analysis.explain`, and the TOML values of
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +19,29 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "CSV_ENCODING",
+    "FORMULA_STARTS",
     "cell_text",
+    "csv_bytes",
     "decimals_needed",
     "flat_rows",
     "length_text",
     "number_text",
     "rounded",
+    "safe_cells",
+    "safe_text",
     "to_jsonable",
     "value_text",
+    "write_csv",
 ]
+
+#: A text cell starting with one of these is read by spreadsheets as a formula (OWASP's
+#: list for CSV injection): :func:`safe_text` puts an apostrophe before it.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: CSV files are written as UTF-8 with a byte-order mark, so Excel shows accents intact;
+#: every reader here (``clustering.input.textfile``, pandas) takes it with or without.
+CSV_ENCODING = "utf-8-sig"
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 
 def rounded(table: pd.DataFrame, decimals: int = 1) -> pd.DataFrame:
@@ -161,3 +176,73 @@ def cell_text(value: Any, decimals: int = 3) -> tuple[str, bool]:
     if isinstance(value, float):
         return f"{value:.{decimals}f}", True
     return str(value), False
+
+
+def safe_text(value: Any) -> Any:
+    """``value`` with an apostrophe before it when it is text a spreadsheet would run.
+
+    Text starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return
+    (:data:`FORMULA_STARTS`) gets a leading ``'``, which spreadsheets show as text and
+    never evaluate. Anything else, and text that is a plain number (``"-1.5"``), is
+    returned unchanged.
+
+    >>> safe_text("=HYPERLINK(1)"), safe_text("-5 Lane"), safe_text("-1.5"), safe_text(-2)
+    ("'=HYPERLINK(1)", "'-5 Lane", '-1.5', -2)
+    """
+    if (
+        isinstance(value, str)
+        and value.startswith(FORMULA_STARTS)
+        and not _PLAIN_NUMBER.fullmatch(value)
+    ):
+        return "'" + value
+    return value
+
+
+def _safe_column(column: pd.Series) -> pd.Series:
+    dtype = column.dtype
+    if (
+        pd.api.types.is_bool_dtype(dtype)
+        or pd.api.types.is_numeric_dtype(dtype)
+        or pd.api.types.is_datetime64_any_dtype(dtype)
+        or pd.api.types.is_timedelta64_dtype(dtype)
+    ):
+        return column  # numbers stay numbers: a negative distance is not a formula
+    if isinstance(dtype, pd.CategoricalDtype):
+        column = column.astype(object)
+    return column.map(safe_text)
+
+
+def safe_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` whose text cells and column names a spreadsheet will not run.
+
+    Every text cell (and header) is passed through :func:`safe_text`; number, boolean
+    and date columns are kept as they are, and so are numbers inside text columns.
+
+    >>> safe_cells(pd.DataFrame({"name": ["=1+1", "Ash"], "km": [-1.5, 2.0]})).to_dict("list")
+    {'name': ["'=1+1", 'Ash'], 'km': [-1.5, 2.0]}
+    """
+    if frame.shape[1] == 0:
+        out = frame.copy()
+    else:
+        out = pd.concat([_safe_column(frame.iloc[:, i]) for i in range(frame.shape[1])], axis=1)
+        out.index = frame.index
+    out.columns = [safe_text(c) for c in frame.columns]
+    return out
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    """``frame`` as the bytes of a CSV file: :func:`safe_cells`, no index,
+    :data:`CSV_ENCODING`. What :func:`write_csv` writes and the explorer offers."""
+    return safe_cells(frame).to_csv(index=False).encode(CSV_ENCODING)
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``frame`` to ``path`` as :func:`csv_bytes` does; returns the path.
+
+    Every CSV file the package writes goes through here: text cells that would be
+    formulas get a leading apostrophe (so the file holds ``'=…``, also when it is read
+    back), numbers stay numbers, and the file has a UTF-8 byte-order mark.
+    """
+    path = Path(path)
+    path.write_bytes(csv_bytes(frame))
+    return path
