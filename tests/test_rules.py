@@ -8,6 +8,7 @@ The property tests draw small instances (at most 40 centres, solves of at most
 from __future__ import annotations
 
 import math
+import os
 import re
 import tempfile
 from dataclasses import dataclass, field
@@ -727,67 +728,99 @@ def _outcome(case: Case, **options):
             constraints=case.constraints,
         )
     assert report.ok, report.violations
-    assert report.recomputed_objective == pytest.approx(layout.objective, rel=1e-9)
+    # layout.objective is the checker's own recomputation (form_clusters sets it so), so
+    # the checker's value and the engine's are each compared with one computed here
+    expected = _objective_directly(layout, case)
+    assert report.recomputed_objective == pytest.approx(expected, rel=1e-9, abs=1e-6)
+    assert layout.objective == pytest.approx(expected, rel=1e-9, abs=1e-6)
+    engine = layout.problem.objective.cost(layout.problem.costs.matrix, layout.venue_of)
+    assert engine == pytest.approx(expected, rel=1e-9, abs=1e-6)
     assert 0 <= layout.lower_bound <= layout.objective * (1 + 1e-9) + 1e-6
     _verify_directly(layout, case)
     return layout
 
 
-@st.composite
-def medium_cases(draw):
-    """Up to 40 centres with a random mix of every kind of rule."""
-    seed = draw(st.integers(0, 2**16))
-    n = draw(st.integers(10, 40))
-    lo = draw(st.integers(2, 5))
-    hi = draw(st.integers(lo, lo + 4))
+def _objective_directly(layout, case: Case) -> float:
+    """The weighted total of ``layout``, in cost units, from the case's own table and rules.
+
+    Travel with stability and boundary crossings (``Model.arc``), theme splits and split
+    partnerships (``_shared_terms``), as the exhaustive search counts them, plus the
+    contrast deviation ``Σ_k n_k·|mean_k − mean|`` of each weighted numeric attribute.
+    Only the layout's statement of who meets at which venue is read from the layout.
+    """
+    m = _model(case)
+    present = [cid for cid in case.ids if cid not in case.constraints.exclude]
+    row = {cid: k for k, cid in enumerate(present)}
+    a = layout.assignments
+    a = a[a["cluster"].notna()]
+    members = np.array([row[cid] for cid in a["centre_id"]])
+    venues = np.array([row[cid] for cid in a["venue_id"]])
+    cluster = a["cluster"].to_numpy(dtype=int)
+    blocks = [members[cluster == k].tolist() for k in sorted(set(cluster))]
+    value = float(m.arc[members, venues].sum()) + _shared_terms(m, blocks)
+    per_km = 1000.0 if case.matrix is None else 1.0
+    for column, weight in case.weights.contrast.items():
+        cells = case.frame.set_index("id").loc[present, column].to_numpy(dtype=float)[members]
+        mean = cells.mean()
+        deviation = sum(
+            len(b) * abs(b.mean() - mean) for b in (cells[cluster == k] for k in set(cluster))
+        )
+        value += weight * per_km * deviation
+    return value
+
+
+def _medium_case(seed: int):
+    """Up to 40 centres with a random mix of every kind of rule, all drawn from ``seed``."""
     rng = np.random.default_rng(seed)
+    n = int(rng.integers(10, 41))
+    lo = int(rng.integers(2, 6))
+    hi = lo + int(rng.integers(0, 5))
     xy = rng.random((n, 2)) * SQUARE
     columns = _columns(xy, rng)
     ids = [f"c{i}" for i in range(n)]
-    quotas = (Quota("band", "a", min=1),) if draw(st.booleans()) else ()
+
+    def coin() -> bool:
+        return bool(rng.random() < 0.5)
+
+    def weight() -> float:
+        return float(rng.choice([0.5, 1.0, 2.5, 4.0]))
+
+    quotas = (Quota("band", "a", min=1),) if coin() else ()
     rule = SizeRule(lo, hi, quotas=quotas)
-    boundary = draw(st.sampled_from([None, "hard", "soft"]))
-    weight = st.sampled_from([0.5, 1.0, 2.5, 4.0])
-    must = _near_pairs(xy, rng, draw(st.integers(0, 3)))
-    cannot = _random_pairs(n, rng, draw(st.integers(0, 3)))
-    partners = _near_pairs(xy, rng, draw(st.integers(0, 3)))
+    boundary = [None, "hard", "soft"][int(rng.integers(3))]
+    must = _near_pairs(xy, rng, int(rng.integers(0, 4)))
+    cannot = _random_pairs(n, rng, int(rng.integers(0, 4)))
+    partners = _near_pairs(xy, rng, int(rng.integers(0, 4)))
     constraints = Constraints(
         must_link=tuple((ids[a], ids[b]) for a, b in must),
         cannot_link=tuple((ids[a], ids[b]) for a, b in cannot),
         partnerships=tuple((ids[a], ids[b]) for a, b in partners),
-        coordinator="willing" if draw(st.booleans()) else None,
-        max_distance=draw(st.none() | st.sampled_from([8.0, 11.0, 15.0])),
+        coordinator="willing" if coin() else None,
+        max_distance=None if coin() else float(rng.choice([8.0, 11.0, 15.0])),
         boundary=None if boundary is None else "side",
         cross_boundary=boundary == "soft",
     )
     weights = Weights(
         1.0,
-        contrast={"score": draw(weight)} if draw(st.booleans()) else {},
-        themes={"topics": draw(weight)} if draw(st.booleans()) else {},
-        partnerships=draw(weight) if partners else 0.0,
-        boundary=draw(weight) if boundary == "soft" else 0.0,
-        stability=draw(weight),
+        contrast={"score": weight()} if coin() else {},
+        themes={"topics": weight()} if coin() else {},
+        partnerships=weight() if partners else 0.0,
+        boundary=weight() if boundary == "soft" else 0.0,
+        stability=weight(),
     )
-    previous = draw(st.sampled_from([None, "centres", "cluster", "both"]))
-    exclude = {ids[int(rng.integers(n))]: "closing"} if draw(st.booleans()) else {}
+    previous = [None, "centres", "cluster", "both"][int(rng.integers(4))]
+    exclude = {ids[int(rng.integers(n))]: "closing"} if coin() else {}
     return Case(_table(xy, **columns), rule, constraints, weights), previous, exclude, seed
 
 
-@pytest.mark.timeout(110)
-@settings(
-    max_examples=16,
-    deadline=None,
-    phases=_NO_SHRINK,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-@given(medium_cases())
-def test_random_rules_give_checked_layouts_or_plain_errors(drawn):
+def _random_rules_outcome(drawn):
+    """A medium case's outcome: a checked layout, or the plain error it raised."""
     case, previous, exclude, seed = drawn
     if previous is not None:
         # re-forming: the layout a first solve gave (same rules), some of it locked
         first = _outcome(case, time_limit=1.0, seed=seed)
         if isinstance(first, InfeasibleError | SolverError):
-            return
+            return first
         prev = _previous_from(first)
         rng = np.random.default_rng(seed + 1)
         lock_centres = ()
@@ -807,7 +840,30 @@ def test_random_rules_give_checked_layouts_or_plain_errors(drawn):
         )
     else:
         case.weights = Weights(**{**case.weights.__dict__, "stability": 0.0})
-    _outcome(case, time_limit=1.5, seed=seed)
+    return _outcome(case, time_limit=1.5, seed=seed)
+
+
+#: cases of the random-rules test: a few on every commit, many on the scheduled run
+_RANDOM_RULES_CASES = 400 if os.environ.get("HYPOTHESIS_PROFILE") == "thorough" else 16
+#: the share of them that must end in a layout (measured: 11 of the first 16 seeds, 46 of 64)
+_RANDOM_RULES_LAYOUTS = 0.5
+
+
+@pytest.mark.timeout(8 * _RANDOM_RULES_CASES)
+def test_random_rules_give_checked_layouts_or_plain_errors():
+    """Every case gives a checked layout or a plain error, and enough give layouts.
+
+    Without the share a run in which every case ends in an error (an engine that
+    gave up on everything) would pass; the cases are drawn from fixed seeds, so the
+    share is the same on every run.
+    """
+    outcomes = [_random_rules_outcome(_medium_case(seed)) for seed in range(_RANDOM_RULES_CASES)]
+    errors = [o for o in outcomes if isinstance(o, Exception)]
+    layouts = len(outcomes) - len(errors)
+    assert layouts >= _RANDOM_RULES_LAYOUTS * len(outcomes), (
+        f"only {layouts} of {len(outcomes)} cases gave a layout: "
+        + "; ".join(f"{type(e).__name__}: {e}" for e in errors[:5])
+    )
 
 
 def test_regression_soft_boundary_with_themes_passes_the_checker():
