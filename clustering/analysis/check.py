@@ -224,6 +224,10 @@ def _check_constraints(bad, layout, constraints, distance, own_venue) -> None:
             bad.append(f"centre {cid} is on the exclusion list but in cluster {by_id[cid]}")
         elif cid not in excluded:
             bad.append(f"centre {cid} is on the exclusion list but not listed as excluded")
+    if c.only is not None:
+        takes_part = _meets(frame, c.only, c.source)
+        if (~takes_part).any():
+            bad.append(f"{int((~takes_part).sum())} member(s) do not meet the rule {c.only!r}")
     if c.consent is not None and c.consent in frame.columns:
         yes = _says_yes(frame[c.consent])
         if (~yes).any():

@@ -99,6 +99,11 @@ def add_scenario_options(parser: argparse.ArgumentParser) -> None:
         "--consent", metavar="COLUMN", help="a yes/no column; centres not marked yes are left out"
     )
     rules.add_argument(
+        "--only",
+        metavar="RULE",
+        help='which rows take part, e.g. "type in Primary, Secondary"; the rest are excluded',
+    )
+    rules.add_argument(
         "--exclude",
         type=Path,
         metavar="FILE",
@@ -150,6 +155,7 @@ def add_scenario_options(parser: argparse.ArgumentParser) -> None:
     data.add_argument(
         "--include-closed", action="store_true", default=None, help="keep closed centres"
     )
+    data.add_argument("--sheet", help="the sheet of an Excel workbook (default: the first)")
     solve = parser.add_argument_group("solver")
     solve.add_argument("--time-limit", type=float, help="seconds (default 20)")
     solve.add_argument("--seed", type=int, help="random seed (default 0)")
@@ -226,6 +232,7 @@ def _with_rules(scenario: Scenario, args: argparse.Namespace) -> Scenario:
         "cross_boundary": args.cross_boundary,
         "coordinator": args.coordinator,
         "consent": args.consent,
+        "only": args.only,
         "partnerships_hard": args.hard_partnerships,
     }
     for flag, key, items in (
@@ -236,7 +243,11 @@ def _with_rules(scenario: Scenario, args: argparse.Namespace) -> Scenario:
             raise InputError(f"{flag} needs a value", fix=f"write e.g. {flag} 3")
         if items:
             changes[key] = tuple(dict.fromkeys([*getattr(base, key), *map(str.strip, items)]))
-    for flag, key in (("--boundary", "boundary"), ("--coordinator", "coordinator")):
+    for flag, key in (
+        ("--boundary", "boundary"),
+        ("--coordinator", "coordinator"),
+        ("--only", "only"),
+    ):
         if changes[key] is not None and not changes[key].strip():
             raise InputError(f"{flag} needs a value", fix=f"give {flag} a column name")
     if all(v is None for v in (*changes.values(), *files.values())):
@@ -254,6 +265,7 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
         distances=None if args.distances is None else str(args.distances),
         crs=args.crs,
         include_closed=args.include_closed,
+        sheet=args.sheet,
         time_limit=args.time_limit,
         seed=args.seed,
         workers=args.workers,

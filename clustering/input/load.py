@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import geopandas as gpd
@@ -25,12 +25,14 @@ from .schemas import (
     CATEGORICAL_ATTRIBUTES,
     FIELDS,
     GENERIC_NAMES,
+    MISSING_MARKERS,
+    MISSING_TEXT,
     NUMERIC_ATTRIBUTES,
     SCHEMAS,
     Schema,
     normalise_name,
 )
-from .textfile import read_csv_text
+from .table import read_table
 
 __all__ = ["Centres", "load_centres", "read_table"]
 
@@ -57,6 +59,13 @@ class Centres:
         The recognised schema: ``"gias"``, ``"kentucky"`` or ``"generic"``.
     columns
         The canonical field → source column mapping that was used.
+    missing
+        Source column → how many of its cells held a missing-value marker
+        (``NA``, ``N/A``, ``NULL``, ``-``, ``SUPP``, ``x``, ``..``; see
+        :data:`~clustering.input.schemas.MISSING_MARKERS`) and were read as missing.
+    notes
+        What reading did that a user should know, in sentences: title rows
+        skipped, the delimiter, the sheet, decimal commas.
     """
 
     frame: gpd.GeoDataFrame
@@ -64,9 +73,20 @@ class Centres:
     source: str
     schema: str
     columns: dict[str, str]
+    missing: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.frame)
+
+    def reading_notes(self) -> list[str]:
+        """What reading did, in sentences: :attr:`notes`, then the missing-value markers."""
+        out = list(self.notes)
+        if self.missing:
+            total = sum(self.missing.values())
+            each = ", ".join(f"{col} {n}" for col, n in sorted(self.missing.items()))
+            out.append(f"{total} cell(s) marked NA, N/A, NULL, SUPP, x, … read as missing ({each})")
+        return out
 
     def exclude(self, mask: np.ndarray | pd.Series, reason: str | pd.Series) -> Centres:
         """Move the centres selected by ``mask`` to ``excluded`` with ``reason``."""
@@ -77,47 +97,7 @@ class Centres:
         moved["reason"] = reason[mask].to_numpy() if isinstance(reason, pd.Series) else reason
         kept = self.frame.loc[~mask].reset_index(drop=True)
         excluded = pd.concat([self.excluded, moved], ignore_index=True)
-        return Centres(kept, excluded, self.source, self.schema, self.columns)
-
-
-def read_table(path: str | Path, *, sheet: str | int | None = None) -> pd.DataFrame:
-    """Read a CSV, Excel, GeoJSON or GeoPackage file with every column as text.
-
-    CSV files are read by :func:`~clustering.input.textfile.read_csv_text`: as
-    UTF-8 (with or without a byte-order mark) and, when that fails, as cp1252,
-    the encoding of downloads from Get Information about Schools. Spatial files
-    return a GeoDataFrame.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise InputError("file not found", file=str(path), fix="check the path")
-    suffix = path.suffix.lower()
-    try:
-        if suffix in {".csv", ".txt", ".tsv"}:
-            sep = "\t" if suffix == ".tsv" else ","
-            table = read_csv_text(path, sep=sep, skip_blank_lines=False)
-            # drop blank lines but keep each row's index = its line in the file − 2
-            blank = (table.apply(lambda c: c.str.strip()) == "").all(axis=1)
-            return table.loc[~blank]
-        if suffix in {".xlsx", ".xlsm", ".xls"}:
-            return pd.read_excel(path, dtype=str, keep_default_na=False, sheet_name=sheet or 0)
-        if suffix in {".geojson", ".json", ".gpkg", ".shp", ".fgb"}:
-            return gpd.read_file(path)
-    except InputError:
-        raise
-    except ImportError as exc:  # e.g. old .xls files need a reader that is not installed
-        raise InputError(
-            f"cannot be read here ({exc})", file=str(path), fix="save it as .xlsx or .csv"
-        ) from exc
-    except Exception as exc:  # pandas, openpyxl and pyogrio each raise their own errors
-        raise InputError(
-            f"cannot be read: {exc}", file=str(path), fix="check the file is not damaged"
-        ) from exc
-    raise InputError(
-        f"unsupported file type {suffix or '(none)'}",
-        file=str(path),
-        fix="use .csv, .xlsx, .geojson or .gpkg",
-    )
+        return replace(self, frame=kept, excluded=excluded)
 
 
 def _find_schema(columns: list[str]) -> Schema | None:
@@ -148,9 +128,50 @@ def _text(series: pd.Series) -> pd.Series:
     return s.where(s.map(lambda v: v not in (None, "")), None)
 
 
-def _numbers(series: pd.Series, *, file: str, column: str, rows: pd.Series, strict: bool):
-    text = _text(series)
+def _markers(text: pd.Series, markers: frozenset[str]) -> pd.Series:
+    """Which cells of ``text`` hold a missing-value marker."""
+    return text.map(lambda v: isinstance(v, str) and v.lower() in markers).astype(bool)
+
+
+_THOUSANDS = {".": r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$", ",": r"^[+-]?\d{1,3}(\.\d{3})+(,\d+)?$"}
+
+
+def _parse(text: pd.Series, decimal: str) -> pd.Series:
+    """Numbers from text cells: ``12.5``, ``12.5%``, ``1,234`` (thousands), ``51,23`` when
+    ``decimal`` is ``","`` (semicolon files); what does not read is missing."""
     values = pd.to_numeric(text, errors="coerce")
+    retry = text.notna() & values.isna()
+    if not retry.any():
+        return values.astype(float)
+    t = text[retry].astype(str).str.replace(r"[\s\u00a0\u202f']", "", regex=True)
+    t = t.str.replace(r"%$", "", regex=True)
+    thousands = t.str.match(_THOUSANDS[decimal])
+    sep = "," if decimal == "." else "."
+    t = t.where(~thousands, t.str.replace(sep, "", regex=False))
+    if decimal == ",":
+        t = t.str.replace(",", ".", regex=False)
+    values = values.astype(float)
+    values[retry] = pd.to_numeric(t, errors="coerce").astype(float)
+    return values
+
+
+def _numbers(
+    series: pd.Series,
+    *,
+    file: str,
+    column: str,
+    rows: pd.Series,
+    strict: bool,
+    decimal: str = ".",
+    missing: dict[str, int] | None = None,
+) -> pd.Series:
+    text = _text(series)
+    marked = _markers(text, MISSING_MARKERS)
+    if marked.any():
+        text = text.where(~marked, None)
+        if missing is not None:
+            missing[column] = missing.get(column, 0) + int(marked.sum())
+    values = _parse(text, decimal)
     bad = text.notna() & values.isna()
     if strict and bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
@@ -159,9 +180,9 @@ def _numbers(series: pd.Series, *, file: str, column: str, rows: pd.Series, stri
             file=file,
             row=int(rows.iloc[i]),
             column=column,
-            fix="enter a number or leave the cell empty",
+            fix="enter a number, or leave the cell empty (or NA) when it is not known",
         )
-    return values.astype(float)
+    return values
 
 
 def load_centres(
@@ -238,10 +259,24 @@ def load_centres(
     out["name"] = out["name"].fillna(out["centre_id"])
     out["row"] = rows
     missing = set(schema.missing_values) if schema else set()
+    decimal = raw.attrs.get("decimal", ".")
+    marked: dict[str, int] = {}
+    notes: list[str] = []
+    if raw.attrs.get("header_row", 1) > 1:
+        notes.append(
+            f"the header is row {raw.attrs['header_row']}: the "
+            f"{raw.attrs['header_row'] - 1} row(s) above it were skipped"
+        )
+    if raw.attrs.get("delimiter", ",") != ",":
+        shown = {";": "semicolon", "\t": "tab", "|": "pipe"}[raw.attrs["delimiter"]]
+        notes.append(f"read as {shown}-separated" + (", decimal comma" if decimal == "," else ""))
+    if "sheet" in raw.attrs:
+        notes.append(f"read sheet {raw.attrs['sheet']!r}")
+    numbers = {"file": file, "rows": rows, "decimal": decimal, "missing": marked}
 
     if "pupils" in mapping:
         col = mapping["pupils"]
-        out["pupils"] = _numbers(raw[col], file=file, column=col, rows=rows, strict=True)
+        out["pupils"] = _numbers(raw[col], column=col, strict=True, **numbers)
         negative = out["pupils"] < 0
         if negative.any():
             i = int(np.flatnonzero(negative.to_numpy())[0])
@@ -254,31 +289,56 @@ def load_centres(
             )
     for attr in NUMERIC_ATTRIBUTES:
         if attr in mapping:
-            text = _text(raw[mapping[attr]])
-            text = text.where(~text.isin(missing), None)
-            out[attr] = pd.to_numeric(text, errors="coerce").astype(float)
+            col = mapping[attr]
+            text = _text(raw[col])
+            said = text.isin(missing)
+            if said.any():
+                marked[col] = marked.get(col, 0) + int(said.sum())
+            text = text.where(~said, None)
+            out[attr] = _numbers(text, column=col, strict=False, **numbers)
+            unread = text.notna() & out[attr].isna() & ~_markers(text, MISSING_MARKERS)
+            if unread.any():
+                i = int(np.flatnonzero(unread.to_numpy())[0])
+                notes.append(
+                    f"{col}: {int(unread.sum())} cell(s) are not numbers (e.g. "
+                    f"{text.iloc[i]!r} on row {int(rows.iloc[i])}) and were read as missing"
+                )
     for attr in CATEGORICAL_ATTRIBUTES:
         if attr in mapping:
-            text = _text(raw[mapping[attr]])
+            col = mapping[attr]
+            text = _text(raw[col])
             if schema is not None and schema.none_values:
                 text = text.where(~text.isin(schema.none_values), "none")
-            out[attr] = text.where(~text.isin(missing), None)
+            gone = _markers(text, MISSING_TEXT)
+            if gone.any():
+                marked[col] = marked.get(col, 0) + int(gone.sum())
+            out[attr] = text.where(~text.isin(missing) & ~gone, None)
     if schema is not None and schema.derive is not None:
         for attr, values in schema.derive(raw).items():
             if attr not in (columns or {}):
                 out[attr] = values
 
     # every other column rides along under its own name, for rules and themes
-    # (consent, a coordinator column, themes, …); numbers when all of it reads as numbers
+    # (consent, a coordinator column, themes, …); numbers when all of it reads as
+    # numbers (missing-value markers aside) and it holds at least one
     used = set(mapping.values())
     for col in raw.columns:
         if col in used or col in out.columns or str(col).lower() == "geometry":
             continue
         text = _text(raw[col])
-        numbers = pd.to_numeric(text, errors="coerce")
-        out[col] = numbers if numbers.notna().sum() == text.notna().sum() else text
+        gone = _markers(text, MISSING_MARKERS)
+        values = _parse(text.where(~gone, None), decimal)
+        if values.notna().any() and values.notna().sum() == (text.notna() & ~gone).sum():
+            out[col] = values
+            if gone.any():
+                marked[str(col)] = marked.get(str(col), 0) + int(gone.sum())
+        else:
+            plain = _markers(text, MISSING_TEXT)
+            if plain.any():
+                marked[str(col)] = marked.get(str(col), 0) + int(plain.sum())
+            out[col] = text.where(~plain, None)
 
-    points, in_crs = _points(raw, mapping, schema, crs, file=file, rows=rows)
+    points, in_crs = _points(raw, mapping, schema, crs, numbers=numbers)
     frame = gpd.GeoDataFrame(out, geometry=points, crs=in_crs)
 
     reasons = pd.Series(None, index=frame.index, dtype=object)
@@ -290,6 +350,8 @@ def load_centres(
     no_point = frame.geometry.isna() | frame.geometry.is_empty | ~np.isfinite(frame.geometry.x)
     coord_cols = "/".join(_coordinate_columns(mapping, raw))
     reasons[no_point & reasons.isna()] = f"cannot be placed: no coordinates in {coord_cols}"
+    far = _far_away(frame, no_point | reasons.notna(), coord_cols)
+    reasons[far.notna() & reasons.isna()] = far
 
     frame = frame.to_crs(_metric_crs(frame, no_point | reasons.notna()))
     centres = Centres(
@@ -298,16 +360,24 @@ def load_centres(
         file,
         schema_name,
         mapping,
+        marked,
+        notes,
     )
     return centres.exclude(reasons.notna().to_numpy(), reasons.reset_index(drop=True))
 
 
 def _ids(raw: pd.DataFrame, mapping: dict[str, str], *, file: str, rows: pd.Series) -> pd.Series:
     if "id" not in mapping:
+        names = [str(c) for c in raw.columns if str(c) != "geometry"]
+        shown = ", ".join(repr(n[:40]) for n in names[:12]) + (" …" if len(names) > 12 else "")
+        hint = ""
+        if len(names) == 1 and len(names[0].split()) > 2:
+            hint = " (one column whose name has spaces: is the file separated by spaces?)"
         raise InputError(
-            "no id column found",
+            f"no id column found among the columns {shown}{hint}",
             file=file,
-            fix="name a column 'id' (or 'URN', 'school_id') or pass a column mapping id=COLUMN",
+            fix="name a column 'id' (or 'URN', 'school_id'), pass a column mapping "
+            "(--column id=COLUMN), or save the file comma-separated",
         )
     col = mapping["id"]
     ids = _text(raw[col].astype(object).map(_id_text))
@@ -330,6 +400,21 @@ def _ids(raw: pd.DataFrame, mapping: dict[str, str], *, file: str, rows: pd.Seri
             row=int(where[1]),
             column=col,
             fix="give every centre its own id (remove the duplicate row)",
+        )
+    loose = ids.str.lower().str.replace(r"\s+", "", regex=True)
+    near = loose.duplicated(keep=False)
+    if near.any():
+        first = loose[near].iloc[0]
+        pair = ids[loose == first]
+        where = rows[pair.index].tolist()
+        raise InputError(
+            f"ids {pair.iloc[0]!r} (row {where[0]}) and {pair.iloc[1]!r} (row {where[1]}) "
+            "differ only in capitals or spaces, so other files cannot tell them apart",
+            file=file,
+            row=int(where[1]),
+            column=col,
+            fix="write each centre's id the same way everywhere, and give different "
+            "centres ids that differ in more than case",
         )
     return ids.astype(str)
 
@@ -358,35 +443,38 @@ def _points(
     schema: Schema | None,
     crs: str | int | None,
     *,
-    file: str,
-    rows: pd.Series,
+    numbers: dict,
 ) -> tuple[gpd.GeoSeries, CRS]:
+    file, rows = numbers["file"], numbers["rows"]
     if "lat" in mapping and "lon" in mapping:
         lat_col, lon_col = mapping["lat"], mapping["lon"]
-        lat = _numbers(raw[lat_col], file=file, column=lat_col, rows=rows, strict=True)
-        lon = _numbers(raw[lon_col], file=file, column=lon_col, rows=rows, strict=True)
+        lat = _numbers(raw[lat_col], column=lat_col, strict=True, **numbers)
+        lon = _numbers(raw[lon_col], column=lon_col, strict=True, **numbers)
         _check_range(lat, -90, 90, "latitude", file, lat_col, rows, swapped=lon_col)
         _check_range(lon, -180, 180, "longitude", file, lon_col, rows, swapped=lat_col)
         return gpd.GeoSeries(gpd.points_from_xy(lon, lat), index=raw.index), CRS("EPSG:4326")
     if "x" in mapping and "y" in mapping:
         x_col, y_col = mapping["x"], mapping["y"]
         in_crs = crs if crs is not None else (schema.crs if schema else None)
+        x = _numbers(raw[x_col], column=x_col, strict=True, **numbers)
+        y = _numbers(raw[y_col], column=y_col, strict=True, **numbers)
+        known = x.notna() & y.notna()
+        degrees = known.any() and (x[known].abs() <= 180).all() and (y[known].abs() <= 90).all()
+        if in_crs is None and degrees:
+            # X/Y, POINT_X/POINT_Y exported from a GIS layer in WGS84: longitude and latitude
+            _check_range(y, -90, 90, "latitude", file, y_col, rows, swapped=x_col)
+            points = gpd.points_from_xy(x, y)
+            return gpd.GeoSeries(points, index=raw.index), CRS("EPSG:4326")
         if in_crs is None:
             raise InputError(
-                f"coordinates {x_col!r}/{y_col!r} have no coordinate system",
+                f"coordinates {x_col!r}/{y_col!r} are not degrees and have no coordinate system",
                 file=file,
                 column=x_col,
-                fix="pass crs (e.g. --crs EPSG:27700 for British National Grid)",
+                fix="pass crs (e.g. --crs EPSG:27700 for British National Grid, "
+                "EPSG:3857 for web maps)",
             )
         the_crs = _crs(in_crs, file)
-        x = _numbers(raw[x_col], file=file, column=x_col, rows=rows, strict=True)
-        y = _numbers(raw[y_col], file=file, column=y_col, rows=rows, strict=True)
-        known = x.notna() & y.notna()
-        if (
-            the_crs.is_projected
-            and known.any()
-            and ((x[known].abs() <= 180).all() and (y[known].abs() <= 90).all())
-        ):
+        if the_crs.is_projected and degrees:
             raise InputError(
                 f"every {x_col!r}/{y_col!r} value looks like degrees, not {the_crs.name} metres",
                 file=file,
@@ -480,6 +568,42 @@ def _check_area(x, y, the_crs: CRS, file, cols, rows) -> None:
             column=column,
             fix="check the coordinates and the coordinate system (crs)",
         )
+
+
+#: a centre this far from the others' median (and :data:`_FAR_FACTOR` times farther than
+#: nine in ten of them) is taken to have wrong coordinates and is left out with the reason
+_FAR_KM = 1000.0
+_FAR_FACTOR = 5.0
+
+
+def _far_away(frame: gpd.GeoDataFrame, unplaced: pd.Series, columns: str) -> pd.Series:
+    """Reasons for centres whose coordinates cannot be right: exactly 0, 0 (a missing
+    value written as zero), or far away from all the others (a sign dropped, a typo)."""
+    reasons = pd.Series(None, index=frame.index, dtype=object)
+    placed = ~unplaced.to_numpy()
+    if not placed.any():
+        return reasons
+    geo = frame.geometry[placed]
+    zero = (geo.x == 0) & (geo.y == 0)
+    reasons[zero[zero].index] = (
+        f"cannot be placed: {columns} are 0, 0 (a missing value written as zero?)"
+    )
+    rest = geo[~zero]
+    if len(rest) < 5:
+        return reasons
+    deg = rest.to_crs("EPSG:4326") if CRS(frame.crs) != CRS("EPSG:4326") else rest
+    lon, lat = np.radians(deg.x.to_numpy()), np.radians(deg.y.to_numpy())
+    lon0, lat0 = np.median(lon), np.median(lat)
+    h = np.sin((lat - lat0) / 2) ** 2 + np.cos(lat) * np.cos(lat0) * np.sin((lon - lon0) / 2) ** 2
+    km = 2 * 6371.0 * np.arcsin(np.sqrt(np.clip(h, 0, 1)))
+    limit = max(_FAR_KM, _FAR_FACTOR * float(np.quantile(km, 0.9)))
+    far = km > limit
+    for index, d in zip(rest.index[far], km[far], strict=True):
+        reasons[index] = (
+            f"cannot be placed: {columns} put it {d:,.0f} km from the other centres "
+            "(check the coordinates: a sign or latitude/longitude swapped?)"
+        )
+    return reasons
 
 
 def _metric_crs(frame: gpd.GeoDataFrame, unplaced: pd.Series) -> CRS:

@@ -25,6 +25,8 @@ import pandas as pd
 __all__ = [
     "CATEGORICAL_ATTRIBUTES",
     "FIELDS",
+    "MISSING_MARKERS",
+    "MISSING_TEXT",
     "NUMERIC_ATTRIBUTES",
     "SCHEMAS",
     "Schema",
@@ -190,10 +192,22 @@ SCHEMAS: tuple[Schema, ...] = (GIAS, KENTUCKY)
 GENERIC_NAMES: dict[str, tuple[str, ...]] = {
     "id": ("id", "centreid", "centerid", "schoolid", "urn", "code"),
     "name": ("name", "centrename", "centername", "schoolname", "establishmentname"),
-    "lat": ("lat", "latitude"),
-    "lon": ("lon", "lng", "long", "longitude"),
-    "x": ("x", "easting", "eastings"),
-    "y": ("y", "northing", "northings"),
+    "lat": ("lat", "latitude", "ylat", "latdd", "latitudewgs84", "wgs84latitude", "latdeg"),
+    "lon": (
+        "lon",
+        "lng",
+        "long",
+        "longitude",
+        "xlon",
+        "xlong",
+        "londd",
+        "longdd",
+        "longitudewgs84",
+        "wgs84longitude",
+        "londeg",
+    ),
+    "x": ("x", "easting", "eastings", "pointx", "xcoord", "xcoordinate", "coordx"),
+    "y": ("y", "northing", "northings", "pointy", "ycoord", "ycoordinate", "coordy"),
     "pupils": ("pupils", "numberofpupils", "enrolment", "enrollment", "enroll", "students"),
     "status": ("status",),
     "fsm_pct": ("fsmpct", "percentagefsm", "fsm"),
@@ -216,6 +230,43 @@ def normalise_name(name: str) -> str:
     """Lower-case a column name and drop spaces, underscores, hyphens and brackets."""
     return re.sub(r"[\s_\-()]+", "", str(name).lower())
 
+
+#: Cells that mean "no value" in any file: what R, Stata, SQL and spreadsheets write for a
+#: missing value, and the suppression marks of official education statistics (``SUPP``,
+#: ``x`` = not available, ``c`` = confidential, ``..`` = not applicable, ``z``, ``:``).
+#: They are read as missing in number columns (coordinates, pupils, numeric attributes,
+#: and any other column that otherwise holds numbers) and counted; in text columns
+#: only the unambiguous ones (:data:`MISSING_TEXT`) are.
+MISSING_MARKERS = frozenset(
+    {
+        "na",
+        "n/a",
+        "n.a.",
+        "#n/a",
+        "nan",
+        "null",
+        "none",
+        "-",
+        "--",
+        "—",
+        "–",
+        ".",
+        "..",
+        "...",
+        "supp",
+        "x",
+        "c",
+        "z",
+        ":",
+        "*",
+        "ne",
+        "#value!",
+        "#div/0!",
+        "?",
+    }
+)
+#: the markers that are missing in text columns too (``x`` or ``c`` can be a real category)
+MISSING_TEXT = frozenset({"na", "n/a", "#n/a", "nan", "null"})
 
 #: cell values that mean yes in a consent or coordinator column (compared lower-cased)
 YES_VALUES = frozenset(

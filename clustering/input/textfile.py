@@ -3,14 +3,17 @@
 Files come from many tools: UTF-8 with or without a byte-order mark (most
 tools, Excel's "CSV UTF-8"), or Windows cp1252 (Excel's plain "CSV", downloads
 from Get Information about Schools). :func:`read_text` tries UTF-8 first (a
-byte-order mark is dropped), then cp1252; a file that is neither, or that is
-not text at all (a spreadsheet or an image given by mistake), raises
+byte-order mark is dropped), then cp1252; a file whose lines mix the two (rows
+pasted together from two exports) is read line by line, each in its own; a
+file that is neither, or that is not text at all (a spreadsheet or an image
+given by mistake), raises
 :class:`~clustering.errors.InputError` naming the file.
 """
 
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -44,12 +47,38 @@ def decode(data: bytes, file: str) -> str:
             file=file,
             fix=_FIX,
         )
-    for encoding in ENCODINGS:
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    if _MOJIBAKE.search(data):
+        # UTF-8 lines and cp1252 lines in one file (rows pasted from two exports): each
+        # line is read in the encoding it was written in
+        lines = data.split(b"\n")
+        return "\n".join(_line(line, file, k) for k, line in enumerate(lines, start=1))
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        pass
     raise InputError("the file is neither UTF-8 nor cp1252 text", file=file, fix=_FIX)
+
+
+#: bytes of a two-byte UTF-8 letter (é = C3 A9): a file that has them and still is not
+#: UTF-8 mixes encodings
+_MOJIBAKE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]")
+
+
+def _line(line: bytes, file: str, number: int) -> str:
+    try:
+        return line.decode("utf-8-sig" if number == 1 else "utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return line.decode("cp1252")
+    except UnicodeDecodeError:
+        raise InputError(
+            "the line is neither UTF-8 nor cp1252 text", file=file, row=number, fix=_FIX
+        ) from None
 
 
 def read_text(path: str | Path, *, what: str | None = None) -> str:

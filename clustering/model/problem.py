@@ -177,8 +177,13 @@ def build_problem(
 
 
 def _exclusions(centres: Centres, constraints: Constraints, known: set[str]) -> Centres:
-    """Leave out centres without consent and those the exclusion list names (with reasons)."""
+    """Leave out centres the participation rule does not take, those without consent and
+    those the exclusion list names (with reasons)."""
     frame = centres.frame
+    if constraints.only is not None:
+        ok = eligible(frame, constraints.only, source=constraints.source)
+        centres = centres.exclude(~ok, f"not taking part (the rule is: {constraints.only})")
+        frame = centres.frame
     if constraints.consent is not None:
         column = constraints.consent
         if column not in frame.columns:

@@ -61,6 +61,11 @@ class Constraints:
         Centre id → reason: centres left out (e.g. not taking part this year).
     consent
         A column: centres whose value is not yes/true/1 are left out ("no consent").
+    only
+        Which rows of the file take part, in the grammar of ``coordinator``
+        (e.g. ``"type in Primary, Secondary"``, ``"pupils >= 50 and phase = primary"``);
+        the others are left out with the reason "not taking part". For
+        directories that list offices, agencies or closed units among the schools.
     previous
         The layout being re-formed. Members that leave their previous cluster
         cost ``Weights.stability`` km each.
@@ -83,6 +88,7 @@ class Constraints:
     cross_boundary: bool = False
     exclude: Mapping[str, str] = field(default_factory=dict)
     consent: str | None = None
+    only: str | None = None
     previous: PreviousLayout | None = None
     lock_centres: tuple[str, ...] = ()
     lock_clusters: tuple[str, ...] = ()

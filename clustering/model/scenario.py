@@ -78,6 +78,8 @@ class Scenario:
     columns: dict[str, str] = field(default_factory=dict)
     crs: str | None = None
     include_closed: bool = False
+    #: the sheet of an Excel workbook, by name (default: the first that holds centres)
+    sheet: str | None = None
     sizes: SizeRule = field(default_factory=SizeRule)
     weights: Weights = field(default_factory=Weights)
     time_limit: float = 20.0
@@ -154,6 +156,7 @@ _TABLES: dict[str, dict[str, tuple[type | tuple[type, ...], Any]]] = {
         "distances": (str, None),
         "crs": ((str, int), None),
         "include_closed": (bool, None),
+        "sheet": (str, _text),
         "columns": (dict, None),
     },
     "sizes": {
@@ -179,6 +182,7 @@ _TABLES: dict[str, dict[str, tuple[type | tuple[type, ...], Any]]] = {
         "cross_boundary": (bool, None),
         "coordinator": (str, _text),
         "consent": (str, _text),
+        "only": (str, _text),
         "must_link": (list, None),
         "must_link_file": (str, _text),
         "cannot_link": (list, None),
@@ -394,6 +398,7 @@ def _stated_constraints(tables: dict[str, Any], file: str) -> tuple[Constraints,
         cross_boundary=cons.get("cross_boundary", False),
         exclude=_exclusions(file, "constraints.exclude", cons.get("exclude", [])),
         consent=cons.get("consent"),
+        only=cons.get("only"),
         lock_centres=tuple(
             _id(file, "previous.lock_centres", v) for v in previous.get("lock_centres", [])
         ),
@@ -600,6 +605,7 @@ def scenario_from_tables(tables: Mapping[str, Any], *, file: str, folder: str | 
         columns=dict(data.get("columns", {})),
         crs=None if data.get("crs") is None else str(data["crs"]),
         include_closed=bool(data.get("include_closed", False)),
+        sheet=data.get("sheet"),
         sizes=rule,
         weights=Weights(
             travel=float(goal.get("travel", 1.0)),
@@ -676,6 +682,7 @@ def scenario_to_toml(scenario: Scenario, *, relative_to: str | Path | None = Non
             "distances": where(scenario.distances),
             "crs": scenario.crs,
             "include_closed": scenario.include_closed,
+            "sheet": scenario.sheet,
             "columns": dict(scenario.columns) or None,
         },
         "sizes": {
@@ -728,6 +735,7 @@ def _constraint_tables(scenario: Scenario, where: Callable[[str | None], str | N
             "cross_boundary": c.cross_boundary or None,
             "coordinator": c.coordinator,
             "consent": c.consent,
+            "only": c.only,
             "must_link": list(inline.must_link) or None,
             "must_link_file": where(files.get("must_link")),
             "cannot_link": list(inline.cannot_link) or None,
@@ -759,4 +767,5 @@ def scenario_centres(scenario: Scenario) -> Centres:
         columns=scenario.columns or None,
         crs=scenario.crs,
         include_closed=scenario.include_closed,
+        sheet=scenario.sheet,
     )

@@ -212,6 +212,12 @@ def resolve(
                 + "; change the number of clusters or the size bounds"
             )
     else:
+        if k_lo > k_hi and n < lo:
+            raise InfeasibleError(
+                f"only {n} centre(s) take part, fewer than the smallest cluster allowed ({lo}); "
+                f"lower the minimum size to {max(n, 1)} or fewer (--min-size {max(n, 1)}), "
+                "or add centres"
+            )
         if k_lo > k_hi:
             raise InfeasibleError(
                 f"no number of clusters fits {reasons}: "
@@ -251,4 +257,6 @@ def resolve(
 def _allowed(k_lo: int, k_hi: int) -> str:
     if k_lo > k_hi:
         return f"at least {k_lo} clusters are needed but at most {k_hi} can be filled"
+    if k_lo == k_hi:
+        return f"only {k_lo} cluster(s) are possible"
     return f"between {k_lo} and {k_hi} clusters are possible"
