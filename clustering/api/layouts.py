@@ -95,7 +95,7 @@ def read_layout(folder: str | Path) -> Layout:
         k = int(wrong[0])
         n = int(venues.get(k, 0))
         raise InputError(
-            f"assignments.csv gives cluster {k} {n} venues, not one"
+            f"assignments.csv marks {n} venues in cluster {k}, not one"
             + (f" (and {len(wrong) - 1} more clusters likewise)" if len(wrong) > 1 else ""),
             file=str(path),
             column="is_venue",
