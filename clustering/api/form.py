@@ -7,9 +7,11 @@ Compile the problem (:func:`clustering.model.problem.build_problem`) → solve i
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,14 +24,30 @@ from ..model.layout import Layout, cluster_labels
 from ..model.objective import Weights
 from ..model.problem import Problem, build_problem
 from ..model.rules import Constraints
-from ..model.scenario import Scenario, scenario_centres
+from ..model.scenario import DEFAULT_TIME_LIMIT, Scenario, scenario_centres
 from ..model.sizes import SizeRule
+from ..solver.clock import margin
 from ..solver.engine import Solution, solve
-from ..solver.progress import Progress
+from ..solver.progress import Progress, serialised
 from .baselines import baselines_beside
 from .provenance import versions
 
-__all__ = ["form_clusters", "run_scenario"]
+__all__ = [
+    "MAX_CENTRES",
+    "SUPPORTED_CENTRES",
+    "form_clusters",
+    "run_scenario",
+    "stop_on_interrupt",
+]
+
+#: centres up to which forming clusters is measured and supported (all of England's
+#: ~24,000 schools with baselines and explanations: bench/README.md, "Time limits
+#: and memory at national scale")
+SUPPORTED_CENTRES = 30_000
+
+#: centres beyond which :func:`form_clusters` refuses, before solving: the solve's
+#: memory and time grow with the centres, and so many are better split by area
+MAX_CENTRES = 100_000
 
 
 def form_clusters(
@@ -39,7 +57,7 @@ def form_clusters(
     distances: str | Path | pd.DataFrame | None = None,
     weights: Weights | None = None,
     constraints: Constraints | None = None,
-    time_limit: float = 30.0,
+    time_limit: float = DEFAULT_TIME_LIMIT,
     seed: int = 0,
     workers: int = 2,
     gap_target: float = 1e-4,
@@ -76,7 +94,12 @@ def form_clusters(
         exclusions and the previous layout with its locks (see
         :class:`clustering.Constraints`).
     time_limit
-        Seconds for the whole solve (construction, bound and improvement).
+        Seconds for the whole solve: compiling the problem, construction, bound
+        and improvement share one deadline, kept to within
+        ``max(2 s, 5 %)`` (:func:`clustering.solver.clock.margin`; each part of
+        the problem still gets its first layout once time is up). The
+        independent checker and the baselines run after it and are not counted
+        (``stats["seconds"]`` is the solve, ``stats["check_seconds"]`` the checker).
     seed
         Seeds every random choice.
     workers
@@ -84,7 +107,9 @@ def form_clusters(
     gap_target
         Stop early once the gap to the lower bound is at most this fraction.
     progress
-        Called with objective and bound as they improve (from worker threads).
+        Called with objective and bound as they improve (from worker threads,
+        one call at a time; :class:`clustering.Progress` says which boundary area
+        a report speaks for in ``area``, ``None`` for the whole).
     baselines
         Also form the layouts people would otherwise use — geography only (the
         same rules, travel weight alone; given a third of ``time_limit`` more),
@@ -101,9 +126,11 @@ def form_clusters(
         deterministic time and the heuristics' charged work) instead of
         seconds. A deterministic second is of the order of a wall-clock second.
     stop
-        An event another thread may set to end the search early (an app's stop
-        button): the best layout found so far is checked and returned, with
-        ``stats["stopped"]`` true, and baselines are not formed.
+        An event another thread (or a signal handler: Ctrl-C in the CLI) may
+        set to end the search early (an app's stop button): the best layout
+        found so far is checked and returned, with ``status`` ``"stopped"``
+        (unless it is proven optimal) and ``stats["stopped"]`` true, and
+        baselines are not formed.
 
     Returns
     -------
@@ -112,6 +139,8 @@ def form_clusters(
 
     Raises
     ------
+    InputError
+        More than :data:`MAX_CENTRES` centres (split them by area first).
     InfeasibleError
         The rules cannot all hold for these centres (the message says which).
     SolverError
@@ -128,8 +157,10 @@ def form_clusters(
     rule = rule or SizeRule()
     constraints = constraints or Constraints()
     _check_settings(time_limit=time_limit, seed=seed, workers=workers, gap_target=gap_target)
+    _check_size(len(centres))
     if deterministic:
         workers = 1
+    progress = serialised(progress)
     t0 = time.perf_counter()
     problem = build_problem(
         centres, rule, distances=distances, weights=weights, constraints=constraints
@@ -166,7 +197,9 @@ def form_clusters(
     stats = layout.stats
     stats["objective_parts"] = problem.objective.parts(problem.costs.matrix, solution.venue_of)
     stats["seconds"] = time.perf_counter() - t0
+    stats["time_limit_margin"] = margin(time_limit)
     # the checker reads the matrix file itself, not the engine's parsed copy
+    t_check = time.perf_counter()
     check = check_layout(
         layout,
         rule,
@@ -176,10 +209,14 @@ def form_clusters(
         constraints=constraints,
     )
     check.raise_if_failed()
+    stats["check_seconds"] = time.perf_counter() - t_check
     layout.objective = check.recomputed_objective
-    layout.status = "optimal" if layout.gap <= 1e-9 else "feasible"
     stats["checker"] = "passed"
     stats["stopped"] = stop is not None and stop.is_set()
+    if layout.gap <= 1e-9:
+        layout.status = "optimal"
+    else:
+        layout.status = "stopped" if stats["stopped"] else "feasible"
     if progress is not None:
         progress(Progress(time.perf_counter() - t0, layout.objective, layout.lower_bound, "done"))
     if baselines and not stats["stopped"]:
@@ -198,11 +235,47 @@ def form_clusters(
                 baselines=False,
                 start=start,
                 deterministic=deterministic,
+                stop=stop,
             ),
             seed=seed,
         )
         stats["baseline_seconds"] = time.perf_counter() - t
+        if stop is not None and stop.is_set():  # stopped while they were formed
+            layout.baselines = None
+            stats["baselines"] = "stopped before they were formed"
     return layout
+
+
+@contextlib.contextmanager
+def stop_on_interrupt(
+    stop: threading.Event, notice: Callable[[], None] | None = None
+) -> Iterator[threading.Event]:
+    """While inside: the first Ctrl-C (SIGINT) sets ``stop``, the second interrupts.
+
+    For a command line around :func:`form_clusters` (``stop=stop``): the first
+    Ctrl-C ends the search, and the best layout so far is checked and returned
+    (``status`` ``"stopped"``), to be written as usual; ``notice`` is called
+    then (e.g. to print that it is stopping). A second Ctrl-C raises
+    ``KeyboardInterrupt`` as usual, so nothing is written. Outside the main
+    thread (where signal handlers cannot be set) it does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum, frame) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        if notice is not None:
+            notice()
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def run_scenario(
@@ -275,6 +348,19 @@ def _start_rows(start: Layout | None, problem: Problem) -> np.ndarray | None:
     ids = problem.frame["centre_id"].astype(str).to_numpy()
     row = {cid: k for k, cid in enumerate(ids)}
     return np.array([row.get(venue_id.get(cluster.get(cid)), -1) for cid in ids], dtype=np.int64)
+
+
+def _check_size(n: int) -> None:
+    """Refuse more than :data:`MAX_CENTRES` centres before any work is done."""
+    if n > MAX_CENTRES:
+        raise InputError(
+            f"{n:,} centres are more than the {MAX_CENTRES:,} this engine takes in one "
+            f"solve (measured and supported up to {SUPPORTED_CENTRES:,})",
+            fix=(
+                "split the centres by area (one file per value of the column --boundary "
+                "would use, e.g. the local authority) and form each, or try a sample first"
+            ),
+        )
 
 
 def _check_settings(*, time_limit: float, seed: int, workers: int, gap_target: float) -> None:

@@ -9,6 +9,15 @@ one CP-SAT worker and no search on a thread beside the others).
 
 A deterministic "second" is calibrated to be of the order of a wall-clock second
 on a laptop core, not equal to one.
+
+The whole solve shares one deadline (``limit``): every phase of every part —
+construction, bound, searches, CP-SAT calls, the polish — takes at most the
+time the clock has left (:meth:`Clock.budget`), so a solve ends within
+``limit + margin(limit)`` (:func:`margin`). The margin covers the steps that
+cannot be cut short: each part still gets its construction once time is up (a
+layout for every centre), and the solve's last bookkeeping. The independent
+checker, the baselines and writing outputs come after the solve and are not
+counted.
 """
 
 from __future__ import annotations
@@ -17,7 +26,21 @@ import math
 import threading
 import time
 
-__all__ = ["Clock"]
+__all__ = ["MARGIN_FRACTION", "MARGIN_SECONDS", "Clock", "margin"]
+
+#: the documented margin beyond a time limit: ``max(MARGIN_SECONDS, MARGIN_FRACTION × limit)``
+MARGIN_SECONDS = 2.0
+MARGIN_FRACTION = 0.05
+
+
+def margin(limit: float) -> float:
+    """How far past ``limit`` a solve may end: ``max(2 s, 5 % of limit)``.
+
+    >>> margin(10), margin(600)
+    (2.0, 30.0)
+    """
+    return max(MARGIN_SECONDS, MARGIN_FRACTION * float(limit))
+
 
 #: deterministic seconds charged per element a heuristic loop reads (numpy reads
 #: ~1e8 elements a second on one core) and per loop iteration (interpreter overhead)
@@ -47,6 +70,11 @@ class Clock:
         An event another thread may set to end every budget at once: from then
         on the clock reads as if all time were spent (searches end at their
         next look at it, and the best layout so far is kept).
+    limit
+        The deadline every budget shares, as time since ``start`` on this
+        clock (``None``: no deadline beyond each step's own budget).
+    timer
+        The wall clock read (``time.perf_counter``; a fake one in tests).
 
     Examples
     --------
@@ -54,6 +82,8 @@ class Clock:
     >>> clock.work(elements=1_000_000)
     >>> round(clock.elapsed(), 6)
     0.01002
+    >>> round(Clock(deterministic=True, limit=0.5).budget(1.0), 3)
+    0.5
     """
 
     def __init__(
@@ -61,16 +91,20 @@ class Clock:
         deterministic: bool = False,
         start: float | None = None,
         stop: threading.Event | None = None,
+        limit: float | None = None,
+        timer=time.perf_counter,
     ) -> None:
         self.deterministic = bool(deterministic)
         self.stop = stop
-        self._start = time.perf_counter() if start is None else float(start)
+        self.limit = None if limit is None else float(limit)
+        self._timer = timer
+        self._start = timer() if start is None else float(start)
         self._spent = 0.0
         self._lock = threading.Lock()
 
     def now(self) -> float:
         """A point in time: compare two with subtraction only."""
-        return self._spent if self.deterministic else time.perf_counter()
+        return self._spent if self.deterministic else self._timer()
 
     @property
     def stopped(self) -> bool:
@@ -81,7 +115,24 @@ class Clock:
         """Time since the clock started (infinite once stopped)."""
         if self.stopped:
             return math.inf
-        return self._spent if self.deterministic else time.perf_counter() - self._start
+        return self._spent if self.deterministic else self._timer() - self._start
+
+    def remaining(self) -> float:
+        """Time left before the shared deadline (``inf`` without one, ``-inf`` once stopped)."""
+        if self.stopped:
+            return -math.inf
+        if self.limit is None:
+            return math.inf
+        return self.limit - self.elapsed()
+
+    def budget(self, seconds: float) -> float:
+        """``seconds``, or less when the shared deadline comes first (never below 0)."""
+        return max(0.0, min(float(seconds), self.remaining()))
+
+    @property
+    def expired(self) -> bool:
+        """Whether the shared deadline has passed (or the clock was stopped)."""
+        return self.remaining() <= 0
 
     def since(self, then: float) -> float:
         """Time since ``then`` (a value of :meth:`now`; infinite once stopped)."""

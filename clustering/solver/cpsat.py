@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from ortools.sat.python import cp_model
@@ -183,6 +184,9 @@ def solve_cpsat(
     solver.parameters.num_workers = int(workers)
     solver.parameters.random_seed = int(seed)
     solver.parameters.linearization_level = int(linearization_level)
+    # Ctrl-C is Python's to handle (it stops the whole solve, see run_solver), not
+    # CP-SAT's: its own handler would end this one call only
+    solver.parameters.catch_sigint_signal = False
 
     def read(value) -> np.ndarray:
         venue_of = np.empty(n, dtype=np.int64)
@@ -192,24 +196,8 @@ def solve_cpsat(
 
     watcher = _Watcher(scale, lower_bound, stop_gap, progress, t0, on_solution, read)
     built = time.perf_counter() - t0
-    if stop is None:
-        status = solver.solve(model, watcher)
-    else:
-        done = threading.Event()
-
-        def interrupt() -> None:
-            while not done.is_set():
-                if stop.wait(0.02):
-                    solver.stop_search()
-                    return
-
-        guard = threading.Thread(target=interrupt, daemon=True)
-        guard.start()
-        try:
-            status = solver.solve(model, watcher)
-        finally:
-            done.set()
-            guard.join()
+    # the caller's stop and the solve's (a stop button, Ctrl-C in the CLI)
+    status = run_solver(solver, model, watcher, [e for e in (stop, clock.stop) if e is not None])
     # building the model reads about one element per variable and term
     clock.work(elements=10 * len(x))
     clock.charge_cpsat(solver.deterministic_time)
@@ -231,6 +219,60 @@ def solve_cpsat(
         exact,
         built,
     )
+
+
+def run_solver(solver, model, callback=None, events=()) -> int:
+    """``solver.solve(model, callback)``, ended early once any of ``events`` is set.
+
+    From the main thread the search runs on a helper thread while the main
+    thread waits, so that signal handlers run meanwhile (Python runs them in
+    the main thread only, between its own steps): a handler that sets a stop
+    event ends the search within 20 ms, and one that raises (a second Ctrl-C:
+    ``KeyboardInterrupt``) stops the search before the exception goes on.
+    """
+    events = [e for e in events if e is not None]
+    main = threading.current_thread() is threading.main_thread()
+    if not events and not main:
+        return solver.solve(model, callback)
+    done = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def search() -> None:
+        try:
+            outcome["status"] = solver.solve(model, callback)
+        except BaseException as exc:  # handed to the waiting thread
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    def watch() -> None:
+        while not done.wait(0.02):
+            if any(e.is_set() for e in events):
+                solver.stop_search()
+                return
+
+    if main:
+        helper = threading.Thread(target=search, name="cp-sat", daemon=True)
+        helper.start()
+        try:
+            watch()
+            done.wait()
+        except BaseException:
+            solver.stop_search()
+            helper.join()
+            raise
+        helper.join()
+    else:
+        guard = threading.Thread(target=watch, daemon=True)
+        guard.start()
+        try:
+            search()
+        finally:
+            done.set()
+            guard.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["status"]
 
 
 def _variables(model, cand: list[np.ndarray]):
@@ -288,7 +330,8 @@ def diagnose(
         solver.parameters.max_time_in_seconds = max(0.05, left / tests)
         solver.parameters.num_workers = 1
         solver.parameters.random_seed = int(seed)
-        return solver.status_name(solver.solve(test))
+        solver.parameters.catch_sigint_signal = False
+        return solver.status_name(run_solver(solver, test))
 
     active = set(literals)
     status = infeasible(active)

@@ -27,7 +27,7 @@ from .clock import Clock
 from .coordinators import coordinator_of
 from .part import solve_part
 from .parts import parts_of, split_large
-from .progress import Progress
+from .progress import Progress, serialised
 
 __all__ = ["Solution", "solve"]
 
@@ -94,7 +94,8 @@ def solve(
         returned with a valid bound (each part still gets its construction).
     """
     t0 = time.perf_counter() if started is None else started
-    clock = Clock(deterministic, start=t0, stop=stop)
+    # one deadline for every phase of every part (see clustering.solver.clock)
+    clock = Clock(deterministic, start=t0, stop=stop, limit=time_limit)
     if deterministic:
         workers = 1
     costs, objective = problem.costs, problem.objective
@@ -128,9 +129,11 @@ def solve(
     if locked:
         stats["locked_clusters"] = sorted(locked)
 
-    def report(stage: str, value: float, bound: float) -> None:
-        if progress is not None:
-            progress(Progress(time.perf_counter() - t0, value, bound, stage))
+    say = serialised(progress)
+
+    def report(stage: str, value: float, bound: float, area: str | None = None) -> None:
+        if say is not None:
+            say(Progress(time.perf_counter() - t0, value, bound, stage, area))
 
     budget = time_limit - clock.elapsed()
     # a fixed cluster count shared among boundary areas: the areas' bounds hold for
@@ -144,9 +147,16 @@ def solve(
     areas_of = Counter(part for *_, part in parts)
     cut = {part for part, count in areas_of.items() if count > 1}
     sizes = np.array([len(rows) for _, rows, _, _ in parts], dtype=float)
+    # what each part needs however late it is (its construction and a first bound),
+    # per centre, as measured on the parts solved so far: held back for the parts after
+    needed = _Needed()
     for k, (name, rows, bounds, part) in enumerate(parts):
-        left = time_limit - reserve - clock.elapsed()
+        later = sizes[k + 1 :].sum()
+        left = time_limit - reserve - needed.seconds(later) - clock.elapsed()
         share = max(left * sizes[k] / sizes[k:].sum(), min(1.0, left)) if len(parts) > 1 else left
+        share = max(0.0, min(share, clock.remaining()))
+        if clock.expired:
+            stats["parts_after_deadline"] = stats.get("parts_after_deadline", 0) + 1
         rules = hard.restricted(rows, 0)
         bounds = replace(bounds, allowed=rules.allowed, together=rules.together, apart=rules.apart)
         local, part_lower, part_stats, lam = solve_part(
@@ -156,16 +166,17 @@ def solve(
             bounds,
             objective.restricted(rows),
             scale=scale,
-            time_limit=max(share, 0.2),
+            time_limit=share,
             seed=seed,
             workers=workers,
             gap_target=gap_target,
-            report=(lambda st, v, b, nm=name: report(f"{nm}{st}", v, b)),
+            report=(lambda st, v, b, nm=name: report(f"{nm}{st}", v, b, nm.rstrip(": ") or None)),
             name=name,
             clock=clock,
         )
         venue_of[rows] = rows[local]
         multipliers[rows] = lam
+        needed.add(len(rows), part_stats.pop("construction_clock", 0.0))
         improved_at = part_stats.pop("improved_at", None)
         if improved_at is not None:
             stats["best_found_seconds"] = improved_at - t0
@@ -197,7 +208,31 @@ def solve(
         )
         stats["bound_note"] = "whole-set bound (the cluster count is shared among areas)"
     coordinator = coordinator_of(venue_of, costs.matrix, compiled.coordinators)
+    stats["clock_seconds"] = clock.elapsed() if not clock.stopped else None
     return Solution(venue_of, float(lower), coordinator, n_clusters, stats)
+
+
+class _Needed:
+    """Clock time per centre of what a part takes however late: its construction.
+
+    Measured on the solve's clock (work when deterministic, so the budgets stay
+    reproducible) over the parts solved so far; twice that is held back for the
+    parts still to come (their construction and a first bound).
+    """
+
+    def __init__(self) -> None:
+        self.centres = 0
+        self.spent = 0.0
+
+    def add(self, centres: int, spent: float) -> None:
+        self.centres += centres
+        self.spent += max(0.0, float(spent))
+
+    def seconds(self, centres: float) -> float:
+        """What ``centres`` more will need."""
+        if self.centres == 0 or centres <= 0:
+            return 0.0
+        return 2.0 * self.spent / self.centres * centres
 
 
 def _locked_cost(problem: Problem) -> float:

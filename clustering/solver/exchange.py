@@ -39,6 +39,8 @@ def exchange(
     """
     clock = clock or Clock()
     started = clock.now()
+    if time_limit <= 0:
+        return venue_of, 0
     n = len(venue_of)
     venues = np.unique(venue_of)
     label = np.searchsorted(venues, venue_of)
@@ -70,6 +72,8 @@ def exchange(
     while improved and clock.since(started) < time_limit:
         improved = False
         for a in range(k):
+            if clock.since(started) >= time_limit:
+                break  # the sweep's moves so far are kept
             for b in near[a]:
                 ia = np.flatnonzero((label == a) & ~is_venue)
                 ib = np.flatnonzero((label == b) & ~is_venue)

@@ -91,6 +91,7 @@ def solve_part(
         part.tighten_bound()
     finally:
         part.stop_searches_beside()
+    part.stats["construction_clock"] = part.construction_clock
     return part.venue_of, part.lower, part.stats, part.lb.multipliers
 
 
@@ -123,6 +124,7 @@ class _Part:
         self.stats: dict[str, Any] = {}
         self._given_report = report
         self._reported = {"value": np.inf, "bound": -np.inf}
+        self._report_lock = threading.Lock()
         # integer costs (e.g. whole minutes, floored distances) give integer totals,
         # so a bound can be rounded up and improvements of less than 1 ignored
         self.integral = not objective.has_contrast and bool(
@@ -130,6 +132,9 @@ class _Part:
         )
         self.fixing_step = 1.0 if self.integral else 0.0
         self.venue_of: np.ndarray | None = None
+        self.construction_clock = 0.0
+        #: held back for the polish until it starts (a sweep of a part is quick)
+        self.held = min(0.2, 0.05 * time_limit)
         self.upper = self.arc_upper = np.inf
         self.lower = 0.0
         # the best layout shared with a search on a thread beside the others
@@ -142,21 +147,31 @@ class _Part:
     # bookkeeping -------------------------------------------------------------
 
     def left(self) -> float:
-        """Time left of the part's budget (on its clock)."""
-        return self.time_limit - self.clock.since(self.t0)
+        """Time left of the part's budget (on its clock), never past the solve's deadline.
+
+        Until the polish, a little is held back for it (:attr:`held`).
+        """
+        own = self.time_limit - self.clock.since(self.t0)
+        return min(own, self.clock.remaining()) - self.held
+
+    def budget(self, seconds: float) -> float:
+        """``seconds``, or the part's time left when that is less (never below 0)."""
+        return max(0.0, min(float(seconds), self.left()))
 
     def report(self, stage: str, value: float, bound: float) -> None:
         """Pass on only what improves the best layout or the bound so far.
 
-        Searches running side by side each report their own track.
+        Searches running side by side each report their own track, from their
+        own threads (CP-SAT's solution callbacks too): one report at a time.
         """
-        if value < self._reported["value"] - 1e-9 * max(abs(value), 1.0):
-            self.stats["improved_at"] = time.perf_counter()
-        elif bound <= self._reported["bound"]:
-            return
-        self._reported["value"] = min(self._reported["value"], value)
-        self._reported["bound"] = max(self._reported["bound"], bound)
-        self._given_report(stage, self._reported["value"], self._reported["bound"])
+        with self._report_lock:
+            if value < self._reported["value"] - 1e-9 * max(abs(value), 1.0):
+                self.stats["improved_at"] = time.perf_counter()
+            elif bound <= self._reported["bound"]:
+                return
+            self._reported["value"] = min(self._reported["value"], value)
+            self._reported["bound"] = max(self._reported["bound"], bound)
+            self._given_report(stage, self._reported["value"], self._reported["bound"])
 
     def where(self) -> str:
         return f" in {self.name.rstrip(': ')}" if self.name else ""
@@ -174,7 +189,7 @@ class _Part:
     def construct(self, start: np.ndarray | None) -> None:
         """A first layout (member → venue costs only; the improvement weighs the rest in)."""
         costs, bounds, clock, stats = self.costs, self.bounds, self.clock, self.stats
-        t = time.perf_counter()
+        t, ticked = time.perf_counter(), clock.now()
         if start is not None and not bounds.violations(start):
             venue_of = start
             stats["started_from"] = "the given layout"
@@ -185,35 +200,39 @@ class _Part:
                 bounds,
                 seed=self.seed,
                 scale=self.scale,
-                time_limit=0.2 * self.time_limit,
+                # the first start that meets the bounds is kept however late it is
+                time_limit=self.budget(0.2 * self.time_limit),
                 clock=clock,
             )
         if venue_of is not None and bounds.violations(venue_of):
+            # a layout is needed however late it is: the repair gets at least 1 s
             venue_of = lns.repair(
                 costs,
                 bounds,
                 venue_of,
                 scale=self.scale,
-                time_limit=0.3 * self.time_limit,
+                time_limit=max(self.budget(0.3 * self.time_limit), min(1.0, 0.3 * self.time_limit)),
                 seed=self.seed,
                 objective=self.objective,
                 clock=clock,
             )
             stats["repaired"] = venue_of is not None
         stats["construction_seconds"] = time.perf_counter() - t
+        # on the part's clock (work units when deterministic): what later parts need
+        self.construction_clock = clock.now() - ticked
         self.venue_of = venue_of
         if venue_of is not None:
             self.arc_upper = heuristic.layout_cost(self.arc, venue_of)
             self.upper = self.objective.cost(costs, venue_of)
         stats["construction_objective"] = self.upper
-        if venue_of is not None and self.objective.has_contrast:
+        if venue_of is not None and self.objective.has_contrast and self.left() > 0:
             t = time.perf_counter()
             self.venue_of, swaps = exchange(
                 costs,
                 venue_of,
                 self.objective,
                 bounds,
-                time_limit=0.25 * self.time_limit,
+                time_limit=self.budget(0.25 * self.time_limit),
                 clock=clock,
             )
             stats.update(exchange_moves=swaps, exchange_seconds=time.perf_counter() - t)
@@ -296,7 +315,8 @@ class _Part:
             self.bounds,
             upper if upper is not None else float(self.bound_costs.max()) * n,
             start=start,
-            time_limit=max(0.3, 0.2 * self.time_limit),
+            # past the deadline: one step (a valid, if loose, bound)
+            time_limit=self.budget(max(0.3, 0.2 * self.time_limit)),
             clock=self.clock,
         )
         self.lower = rounded_bound(self.lb.value, self.integral)
@@ -341,7 +361,7 @@ class _Part:
             self.search_every_core()
         if kept is not None:
             self.stats["pairs_kept_by_bound"] = int(kept.sum())
-        if self.venue_of is None or (self.full and self.open_gap()):
+        if self.venue_of is None or (self.full and self.open_gap() and self.left() > 0.05):
             self.exact_model(kept)
         if self.shared is not None:
             self.finish_search_beside()
@@ -440,7 +460,8 @@ class _Part:
             scale=self.scale,
             hint=self.venue_of,
             candidates=self.n if full else 24,
-            time_limit=max(self.left(), 1.0),
+            # with a layout in hand, the time left; without one, at least 1 s
+            time_limit=self.left() if self.venue_of is not None else max(self.left(), 1.0),
             # one worker with the full LP relaxation proves these models far faster
             # than two (the second core runs the neighbourhood search meanwhile)
             workers=1 if full else self.workers,
@@ -487,9 +508,15 @@ class _Part:
 
     def polish(self) -> None:
         """A last sweep of single swaps and moves catches what the neighbourhoods missed."""
+        self.held = 0.0
         t = time.perf_counter()
         self.venue_of, swaps = exchange(
-            self.costs, self.venue_of, self.objective, self.bounds, time_limit=1.0, clock=self.clock
+            self.costs,
+            self.venue_of,
+            self.objective,
+            self.bounds,
+            time_limit=self.budget(1.0),
+            clock=self.clock,
         )
         self.stats.update(polish_moves=swaps, polish_seconds=time.perf_counter() - t)
         if swaps:
