@@ -23,29 +23,24 @@ class Analysis:
     rows: np.ndarray
     rank: np.ndarray  # of its venue among those it could use (1 = the nearest)
     reach: np.ndarray  # venues it could use
-    dv: np.ndarray  # every centre's cost to every venue (centres × clusters)
-    nearer: np.ndarray  # rows × clusters: usable venues nearer than its own
+    closest: np.ndarray  # cluster of the nearest usable venue nearer than its own, or -1
     alt: np.ndarray  # rows × A cluster indices
     choice: Choice  # pairs in row-major order of ``alt``
     mix: list[dict[str, Any]]
 
 
 def analyse(arrays: Arrays, rows: np.ndarray, alternatives: int) -> Analysis:
-    """Rank each row's venue, and price moving it to its ``alternatives`` nearest clusters."""
-    dv, usable, rank, nearer = arrays.venue_table()
-    alt = _alternatives(arrays, rows, alternatives, dv)
+    """Rank each row's venue, and price moving it to its ``alternatives`` nearest clusters.
+
+    Memory stays at a block of rows × clusters (:meth:`Arrays.venue_ranks`), and the
+    priced pairs at rows × ``alternatives``, whatever the number of centres.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    ranks = arrays.venue_ranks(rows, alternatives)
+    alt = ranks.alt
     pairs_i = np.repeat(rows, alt.shape[1])
     choice = choose(arrays, pairs_i, alt.ravel())
-    return Analysis(
-        rows,
-        rank[rows],
-        usable[rows].sum(axis=1),
-        dv,
-        nearer[rows],
-        alt,
-        choice,
-        _mix(arrays, rows),
-    )
+    return Analysis(rows, ranks.rank, ranks.reach, ranks.closest, alt, choice, _mix(arrays, rows))
 
 
 def best(an: Analysis, p: int) -> int | None:
@@ -58,20 +53,6 @@ def best(an: Analysis, p: int) -> int | None:
     total = an.choice.total[idx]
     pick = np.lexsort((total, blocked))[0]
     return int(idx[pick])
-
-
-def _alternatives(arrays: Arrays, rows: np.ndarray, count: int, dv: np.ndarray) -> np.ndarray:
-    """The ``count`` other clusters whose venues are nearest each row (rows × count)."""
-    count = min(count, arrays.k - 1)
-    if count <= 0:
-        return np.zeros((len(rows), 0), dtype=np.int64)
-    d = dv[rows].copy()
-    d[np.arange(len(rows)), arrays.k_of[rows]] = np.inf
-    part = np.argpartition(d, count - 1, axis=1)[:, :count] if count < arrays.k else None
-    if part is None:
-        part = np.argsort(d, axis=1)[:, :count]
-    inner = np.take_along_axis(d, part, axis=1)
-    return np.take_along_axis(part, np.argsort(inner, axis=1, kind="stable"), axis=1)
 
 
 def _mix(arrays: Arrays, rows: np.ndarray) -> list[dict[str, Any]]:

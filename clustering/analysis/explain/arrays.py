@@ -17,7 +17,10 @@ from ...model.layout import Layout
 from ...model.terms import Clusters
 from ..metrics import distance_scale
 
-__all__ = ["Arrays", "Choice", "can_explain", "group_rules"]
+__all__ = ["Arrays", "Choice", "VenueRanks", "can_explain", "group_rules"]
+
+#: rows of centres read against every venue at a time (2,048 × 2,404 venues: 39 MB a block)
+ROW_BLOCK = 2048
 
 
 def can_explain(layout: Layout) -> bool:
@@ -53,7 +56,10 @@ class Arrays:
         raw = centres["name"] if "name" in centres.columns else centres["centre_id"]
         self.names = raw.astype(object).where(raw.notna(), "").astype(str).to_numpy()
         self.row_of = {cid: r for r, cid in enumerate(self.ids)}
-        self.costs = np.asarray(problem.costs.matrix, dtype=float)
+        # a matrix that computes on demand (straight lines for many centres) stays so:
+        # everything here reads it at pairs, rows or small blocks, never whole
+        matrix = problem.costs.matrix
+        self.costs = matrix if _on_demand(matrix) else np.asarray(matrix, dtype=float)
         self.objective = problem.objective
         self.constraints = problem.constraints
         self.rule = problem.rule
@@ -88,7 +94,9 @@ class Arrays:
         # the objective, part by part: each term prices the candidate moves itself
         obj = self.objective
         self.weights = obj.weighted()
-        self.arc = obj.arc_costs(self.costs)  # what a venue's choice changes, in cost units
+        # what a venue's choice changes, in cost units
+        lazy = _on_demand(self.costs)
+        self.arc = _ArcCosts(obj, self.costs) if lazy else obj.arc_costs(self.costs)
         self.clusters = Clusters(self.k_of, self.venues)
         self.what_if = [(t.name, t.what_if(self.clusters)) for t in obj.all_terms]
         self.base_parts = obj.parts(self.costs, self.venue_of)
@@ -154,18 +162,49 @@ class Arrays:
         """Cluster ``c``'s label (as in ``layout.centres["cluster"]``)."""
         return int(self.labels[c])
 
-    def venue_table(self):
-        """Each centre's cost to every venue, which venues it could use, and its rank."""
-        dv = self.costs[:, self.venues]
+    def venue_block(self, rows: np.ndarray):
+        """For the centres ``rows``: their cost to every venue, which venues each could
+        use, and which of those are nearer than its own (rows × clusters each)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        dv = np.asarray(self.costs[np.ix_(rows, self.venues)], dtype=float)
         usable = np.ones(dv.shape, dtype=bool)
         if self.allowed is not None:
-            usable &= self.allowed[:, self.venues]
+            usable &= self.allowed[np.ix_(rows, self.venues)]
         if self.regions is not None:
-            usable &= self.regions[:, None] == self.regions[self.venues][None, :]
-        own = dv[np.arange(self.n), self.k_of]
+            usable &= self.regions[rows][:, None] == self.regions[self.venues][None, :]
+        own = dv[np.arange(len(rows)), self.k_of[rows]]
         nearer = (dv < own[:, None] - 1e-9) & usable
-        rank = 1 + nearer.sum(axis=1)
-        return dv, usable, rank, nearer
+        return dv, usable, nearer
+
+    def venue_ranks(self, rows: np.ndarray, alternatives: int = 0) -> VenueRanks:
+        """Each row's venue rank, the venues in its reach, the nearest usable venue
+        nearer than its own and its ``alternatives`` nearest other clusters.
+
+        Read in blocks of :data:`ROW_BLOCK` rows, so memory stays at a block's
+        rows × clusters whatever the number of centres.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        m = len(rows)
+        count = max(0, min(alternatives, self.k - 1))
+        out = VenueRanks(
+            rank=np.zeros(m, dtype=np.int64),
+            reach=np.zeros(m, dtype=np.int64),
+            closest=np.full(m, -1, dtype=np.int64),
+            alt=np.zeros((m, count), dtype=np.int64),
+        )
+        for start in range(0, m, ROW_BLOCK):
+            block = rows[start : start + ROW_BLOCK]
+            part = slice(start, start + len(block))
+            dv, usable, nearer = self.venue_block(block)
+            out.rank[part] = 1 + nearer.sum(axis=1)
+            out.reach[part] = usable.sum(axis=1)
+            masked = np.where(nearer, dv, np.inf)
+            first = np.argmin(masked, axis=1)
+            out.closest[part] = np.where(nearer.any(axis=1), first, -1)
+            if count:
+                dv[np.arange(len(block)), self.k_of[block]] = np.inf
+                out.alt[part] = _nearest(dv, count)
+        return out
 
 
 @dataclass
@@ -185,6 +224,45 @@ class Choice:
 
     def blocked(self) -> np.ndarray:
         return self.flags.any(axis=0)
+
+
+@dataclass
+class VenueRanks:
+    """Per centre: how its venue ranks among those it could use, and its nearest others."""
+
+    rank: np.ndarray  # of its venue among the venues it could use (1 = the nearest)
+    reach: np.ndarray  # venues it could use
+    closest: np.ndarray  # the cluster of the nearest usable venue nearer than its own, or -1
+    alt: np.ndarray  # rows × A: the other clusters whose venues are nearest, nearest first
+
+
+def _nearest(d: np.ndarray, count: int) -> np.ndarray:
+    """Per row of ``d``: the ``count`` columns of least value, least first (ties: lower
+    column first, as a stable sort)."""
+    if count < d.shape[1]:
+        part = np.argpartition(d, count - 1, axis=1)[:, :count]
+    else:
+        part = np.argsort(d, axis=1)[:, :count]
+    inner = np.take_along_axis(d, part, axis=1)
+    return np.take_along_axis(part, np.argsort(inner, axis=1, kind="stable"), axis=1)
+
+
+def _on_demand(matrix) -> bool:
+    """Whether ``matrix`` computes what is read (e.g. straight lines between many points)."""
+    return not isinstance(matrix, np.ndarray) and hasattr(matrix, "__getitem__")
+
+
+class _ArcCosts:
+    """:meth:`Objective.arc_costs` read where indexed, never built whole."""
+
+    def __init__(self, objective, costs) -> None:
+        self.objective, self.costs = objective, costs
+        self.shape = costs.shape
+
+    def __getitem__(self, key):
+        if not isinstance(key, tuple) or len(key) != 2:
+            raise IndexError("index with [rows, cols]")
+        return self.objective.arc_at(self.costs, *key)
 
 
 def group_rules(constraints, row_of: dict[str, int], n: int) -> list[str]:

@@ -44,11 +44,11 @@ def _why(arrays: Arrays, an: Analysis, p: int, bindings: list[dict[str, str]]) -
     elif rank == 1:
         head = f"Its venue is the nearest it could use ({arrays.dist(own)})"
     else:
-        nearer = np.flatnonzero(an.nearer[p])
-        closest = int(nearer[np.argmin(an.dv[r, nearer])])
+        closest = int(an.closest[p])
+        there = arrays.costs[r, arrays.venues[closest]]
         head = (
             f"Its venue is the {ordinal(rank)} nearest it could use ({arrays.dist(own)}; "
-            f"cluster {arrays.label(closest)}'s is {arrays.dist(an.dv[r, closest])})"
+            f"cluster {arrays.label(closest)}'s is {arrays.dist(there)})"
         )
     hard = [
         b["text"]
@@ -213,8 +213,9 @@ def explain_centre(layout: Layout, centre_id, *, alternatives: int = 3) -> dict[
     a = int(arrays.k_of[r])
     v = int(arrays.venue_of[r])
     bindings = binding(arrays, r, (int(an.rank[0]), int(an.reach[0])))
-    nearer = np.flatnonzero(an.nearer[0])
-    nearer = nearer[np.argsort(an.dv[r, nearer], kind="stable")]
+    dv, _, near = arrays.venue_block(np.array([r]))
+    dv, nearer = dv[0], np.flatnonzero(near[0])
+    nearer = nearer[np.argsort(dv[nearer], kind="stable")]
     alts = _alternative_dicts(arrays, an, 0)
     chosen = best(an, 0)
     return {
@@ -232,7 +233,7 @@ def explain_centre(layout: Layout, centre_id, *, alternatives: int = 3) -> dict[
             {
                 "cluster": arrays.label(int(c)),
                 "venue_id": arrays.ids[arrays.venues[c]],
-                "distance": float(an.dv[r, c] * arrays.factor),
+                "distance": float(dv[c] * arrays.factor),
             }
             for c in nearer
         ],

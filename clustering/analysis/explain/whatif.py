@@ -241,7 +241,8 @@ class WhatIf:
 
     def venue_rank(self) -> np.ndarray:
         """Each row's venue's rank among the venues it could use (1 = the nearest)."""
-        return self._arrays.venue_table()[2]
+        arrays = self._arrays
+        return arrays.venue_ranks(np.arange(arrays.n)).rank
 
     def price(self, rows, clusters) -> MoveCosts:
         """What moving each centre ``rows[c]`` to cluster index ``clusters[c]`` would cost.
