@@ -33,7 +33,7 @@ from .input.national import england_like
 from .model.layout import Layout
 from .model.objective import Weights
 from .model.rules import Constraints
-from .model.scenario import Scenario, load_scenario, scenario_to_toml
+from .model.scenario import DEFAULT_TIME_LIMIT, Scenario, load_scenario, scenario_to_toml
 from .model.sizes import Quota, SizeRule
 from .output.export import write_outputs
 from .output.outlines import outlines
@@ -49,6 +49,7 @@ from .plan import (
 from .solver.progress import Progress
 
 __all__ = [
+    "DEFAULT_TIME_LIMIT",
     "Centres",
     "CheckReport",
     "ClusterFormer",

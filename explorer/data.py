@@ -232,6 +232,8 @@ def choose() -> Data | None:
     if centres is None:
         return None
     bar.caption(f"{len(centres):,} schools read; {len(centres.excluded):,} excluded on reading.")
+    for note in centres.reading_notes():
+        bar.caption(note[0].upper() + note[1:] + ".")
     if len(centres.excluded):
         with bar.expander("Excluded on reading"):
             excluded = centres.excluded

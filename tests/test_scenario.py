@@ -534,3 +534,18 @@ def test_scenario_with_constraints_forms_clusters_that_respect_them(tmp_path):
     for _, group in members.groupby("cluster"):
         assert len({int(c[1:]) < 15 for c in group.index}) == 1  # inside one district
     assert layout.stats["checker"] == "passed"
+
+
+def test_the_api_cli_and_scenario_files_share_one_default_time_limit():
+    import inspect
+
+    from clustering import DEFAULT_TIME_LIMIT, ClusterFormer, Scenario, form_clusters
+    from clustering.cli import _parser
+
+    assert inspect.signature(form_clusters).parameters["time_limit"].default == DEFAULT_TIME_LIMIT
+    assert ClusterFormer().time_limit == DEFAULT_TIME_LIMIT
+    assert Scenario().time_limit == DEFAULT_TIME_LIMIT
+    form = _parser()._subparsers._group_actions[0].choices["form"]
+    (flag,) = [a for a in form._actions if "--time-limit" in a.option_strings]
+    assert flag.default is None  # the scenario's value applies unless the flag is given
+    assert f"default {DEFAULT_TIME_LIMIT:g}" in flag.help

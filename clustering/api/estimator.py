@@ -23,6 +23,7 @@ from ..input.load import Centres, load_centres
 from ..model.layout import Layout
 from ..model.objective import Weights
 from ..model.rules import Constraints
+from ..model.scenario import DEFAULT_TIME_LIMIT
 from ..model.sizes import SizeRule
 from ..solver.progress import Progress
 from .form import form_clusters
@@ -85,7 +86,7 @@ class ClusterFormer(ClusterMixin, BaseEstimator):
         ``{"id": "code", "lat": "Y", "lon": "X"}``.
     crs : str or int, optional
         The CRS of ``x``/``y`` columns of a plain DataFrame.
-    time_limit : float, default=30.0
+    time_limit : float, default=20.0
         Seconds for the whole solve. With ``deterministic`` it is a budget of
         CP-SAT deterministic time instead of wall-clock seconds.
     seed : int, default=0
@@ -164,7 +165,7 @@ class ClusterFormer(ClusterMixin, BaseEstimator):
         distances: str | Path | pd.DataFrame | None = None,
         columns: Mapping[str, str] | None = None,
         crs: str | int | None = None,
-        time_limit: float = 30.0,
+        time_limit: float = DEFAULT_TIME_LIMIT,
         seed: int = 0,
         workers: int = 2,
         deterministic: bool = False,

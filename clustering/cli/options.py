@@ -15,7 +15,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..input.schemas import FIELDS
 from ..model.objective import Weights
-from ..model.scenario import Scenario, check_scenario, load_scenario
+from ..model.scenario import DEFAULT_TIME_LIMIT, Scenario, check_scenario, load_scenario
 
 __all__ = ["DEFAULT_INPUT", "add_scenario_options", "scenario_from_args"]
 
@@ -157,7 +157,7 @@ def add_scenario_options(parser: argparse.ArgumentParser) -> None:
     )
     data.add_argument("--sheet", help="the sheet of an Excel workbook (default: the first)")
     solve = parser.add_argument_group("solver")
-    solve.add_argument("--time-limit", type=float, help="seconds (default 20)")
+    solve.add_argument("--time-limit", type=float, help=f"seconds (default {DEFAULT_TIME_LIMIT:g})")
     solve.add_argument("--seed", type=int, help="random seed (default 0)")
     solve.add_argument("--workers", type=int, help="CP-SAT workers (default 2)")
     solve.add_argument(

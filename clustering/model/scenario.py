@@ -56,6 +56,7 @@ from .rules import Constraints
 from .sizes import Quota, SizeRule
 
 __all__ = [
+    "DEFAULT_TIME_LIMIT",
     "Scenario",
     "check_scenario",
     "load_scenario",
@@ -63,6 +64,10 @@ __all__ = [
     "scenario_from_tables",
     "scenario_to_toml",
 ]
+
+
+#: seconds a solve may take when nobody says: the same for the API, the CLI and scenario files
+DEFAULT_TIME_LIMIT = 20.0
 
 
 @dataclass(frozen=True)
@@ -82,7 +87,7 @@ class Scenario:
     sheet: str | None = None
     sizes: SizeRule = field(default_factory=SizeRule)
     weights: Weights = field(default_factory=Weights)
-    time_limit: float = 20.0
+    time_limit: float = DEFAULT_TIME_LIMIT
     seed: int = 0
     workers: int = 2
     gap_target: float = 1e-4
