@@ -597,3 +597,24 @@ def test_help_documents_the_exit_statuses():
     text = " ".join(_parser().format_help().split())
     for words in ("Exit status: 0 done", "2 a problem with the input", "3 a bug", "130"):
         assert words in text
+
+
+def test_explain_finds_an_id_stored_neutralised(tmp_path, capsys):
+    from clustering import SizeRule, form_clusters, load_centres
+
+    source = tmp_path / "ids.csv"
+    rng = np.random.default_rng(11)
+    lines = ["id,name,lat,lon"] + [
+        f"{'=S3' if i == 3 else f'S{i}'},School {i},{51 + rng.uniform(0, 0.1)},"
+        f"{-1.2 + rng.uniform(0, 0.1)}"
+        for i in range(8)
+    ]
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    layout = form_clusters(load_centres(source), SizeRule(3, 5), time_limit=2, baselines=False)
+    out = tmp_path / "out"
+    write_outputs(layout, out)
+    assert "'=S3" in set(read_csv_text(out / "explanations.csv")["centre_id"])
+    capsys.readouterr()
+    for typed in ("=S3", "'=S3"):  # as in the centres file, or as in the CSV
+        assert main(["explain", str(out), typed]) == 0
+        assert f"School 3 ({typed})" in capsys.readouterr().out

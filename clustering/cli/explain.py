@@ -12,6 +12,7 @@ from rich.text import Text
 
 from ..errors import InputError
 from ..input.textfile import read_csv_text
+from ..output.tables import safe_text
 from .console import print_move
 
 __all__ = ["register", "run"]
@@ -53,6 +54,8 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
     """Print the centre's explanation (and its move, when re-forming)."""
     folder: Path = args.out_dir
     cid = str(args.centre_id).strip()
+    # an id like "=A1" is stored as "'=A1" (clustering.output.tables.write_csv): either finds it
+    ids = {cid, safe_text(cid)}
     fix = "give the --out folder of a `clustering form` run"
     if not folder.exists():
         raise InputError("the folder does not exist", file=str(folder), fix=fix)
@@ -68,18 +71,18 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
     table = _read_output(path)
     if "centre_id" not in table.columns:
         raise InputError("explanations.csv has no centre_id column", file=str(path), fix=fix)
-    rows = table[table["centre_id"].str.strip() == cid]
+    rows = table[table["centre_id"].str.strip().isin(ids)]
     moves = folder / "moves.csv"
     moved = None
     if moves.exists():
         moved = _read_output(moves)
-        moved = moved[moved["centre_id"].str.strip() == cid] if "centre_id" in moved else None
+        moved = moved[moved["centre_id"].str.strip().isin(ids)] if "centre_id" in moved else None
     if rows.empty:
         assignments = folder / "assignments.csv"
         if assignments.exists():
             found = _read_output(assignments)
             if {"centre_id", "excluded_reason"} <= set(found.columns):
-                found = found[found["centre_id"].str.strip() == cid]
+                found = found[found["centre_id"].str.strip().isin(ids)]
                 if len(found) and found["excluded_reason"].iloc[0]:
                     name = found["name"].iloc[0] if "name" in found else ""
                     who = f"{name} ({cid})" if name else cid
