@@ -56,6 +56,7 @@ ERRORS = [
     ("binary_garbage.csv", [], ["not text"]),
     ("utf16.csv", [], ["UTF-16"]),
     ("duplicate_ids.csv", [], ["row 33", "column 'id'", "'571012' appears on rows 6, 33"]),
+    ("panel_of_two_years.csv", [], ["appears on rows 2, 33", "differ in 'year'", "'2016-17'"]),
     ("ids_differ_by_case_or_space.csv", [], ["row 3", "'WC 01'", "'wc01'", "capitals or spaces"]),
     ("empty_id.csv", [], ["row 10", "column 'id'", "empty"]),
     ("latitude_out_of_range.csv", [], ["row 14", "column 'lat'", "137.1", "swapped"]),

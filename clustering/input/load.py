@@ -394,12 +394,24 @@ def _ids(raw: pd.DataFrame, mapping: dict[str, str], *, file: str, rows: pd.Seri
     if dup.any():
         first = ids[dup].iloc[0]
         where = rows[ids == first].tolist()
+        shown = ", ".join(map(str, where[:6])) + (
+            f" and {len(where) - 6} more" if len(where) > 6 else ""
+        )
+        fix = "give every centre its own id (remove the duplicate row)"
+        panel = _panel_column(raw, ids == first, exclude=col)
+        if panel is not None:
+            values = sorted(raw[panel].astype(str).str.strip().unique())
+            fix = (
+                f"keep one row per centre: the rows differ in {panel!r} "
+                f"({', '.join(values[:4])}{' …' if len(values) > 4 else ''}), so keep one "
+                f"{panel} (e.g. filter {panel} = {values[-1]!r} in the file)"
+            )
         raise InputError(
-            f"id {first!r} appears on rows {', '.join(map(str, where))}",
+            f"id {first!r} appears on rows {shown}",
             file=file,
             row=int(where[1]),
             column=col,
-            fix="give every centre its own id (remove the duplicate row)",
+            fix=fix,
         )
     loose = ids.str.lower().str.replace(r"\s+", "", regex=True)
     near = loose.duplicated(keep=False)
@@ -417,6 +429,18 @@ def _ids(raw: pd.DataFrame, mapping: dict[str, str], *, file: str, rows: pd.Seri
             "centres ids that differ in more than case",
         )
     return ids.astype(str)
+
+
+def _panel_column(raw: pd.DataFrame, rows: pd.Series, *, exclude: str) -> str | None:
+    """A column telling apart the rows of one repeated id, with few values in the whole
+    file (a year, a term): the file is a panel, one row per centre and period."""
+    for col in raw.columns:
+        if col == exclude or str(col).lower() == "geometry":
+            continue
+        mine = raw.loc[rows.to_numpy(), col].astype(str).str.strip()
+        if mine.nunique() == len(mine) and 1 < raw[col].nunique() <= 30:
+            return str(col)
+    return None
 
 
 def _id_text(value: object) -> object:

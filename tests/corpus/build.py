@@ -145,6 +145,8 @@ def build() -> None:
     _write("utf16.csv", _csv(base).encode("utf-16"))
     dup = pd.concat([base, base.iloc[[4]]], ignore_index=True)
     _write("duplicate_ids.csv", _csv(dup))
+    years = pd.concat([base.assign(year="2015-16"), base.assign(year="2016-17")])
+    _write("panel_of_two_years.csv", _csv(years))
     case = base.copy()
     case.loc[0, "id"] = "WC 01"
     case.loc[1, "id"] = "wc01"
