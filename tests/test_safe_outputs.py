@@ -8,6 +8,8 @@ import errno
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -618,3 +620,30 @@ def test_explain_finds_an_id_stored_neutralised(tmp_path, capsys):
     for typed in ("=S3", "'=S3"):  # as in the centres file, or as in the CSV
         assert main(["explain", str(out), typed]) == 0
         assert f"School 3 ({typed})" in capsys.readouterr().out
+
+
+def test_a_bug_in_a_real_process_prints_no_traceback(tmp_path):
+    script = (
+        "import sys\n"
+        "import clustering.cli.form as form\n"
+        "def fail(*a, **k):\n"
+        "    raise ZeroDivisionError('division by zero')\n"
+        "form.run_scenario = fail\n"
+        "from clustering.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-c", script, "form", "--out", str(tmp_path / "out"), "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert result.returncode == 3
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert "unexpected ZeroDivisionError: division by zero" in result.stderr
+    (log,) = tmp_path.glob("clustering-error-*.log")
+    assert str(log) in result.stderr
+    assert "ZeroDivisionError" in log.read_text(encoding="utf-8")
