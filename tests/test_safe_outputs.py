@@ -200,6 +200,7 @@ def test_a_rerun_leaves_no_stale_file(tmp_path):
     (out / "baselines.csv").write_text("method\nold\n", encoding="utf-8")
     (out / "plan").mkdir()
     (out / "plan" / "plan.json").write_text("{}", encoding="utf-8")
+    (out / ".DS_Store").write_bytes(b"\0")  # a file browser's: not the user's own
     files = write_outputs(_layout(), out)
     assert not (out / "moves.csv").exists()
     assert not (out / "baselines.csv").exists()

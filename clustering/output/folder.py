@@ -75,6 +75,8 @@ KINDS: dict[str, dict] = {
     },
 }
 _FIX = "choose an empty or new --out folder"
+#: what file browsers leave in a folder they have shown: not the user's own files
+_BROWSER_FILES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 
 
 def _listed(record: Path) -> set[str]:
@@ -98,7 +100,7 @@ def foreign_entries(folder: str | Path, kind: str) -> list[str]:
     """
     folder = Path(folder)
     spec = KINDS[kind]
-    names = spec["files"] | _listed(folder / spec["record"])
+    names = spec["files"] | _BROWSER_FILES | _listed(folder / spec["record"])
     foreign = []
     for entry in sorted(folder.iterdir()):
         if entry.is_symlink():
@@ -108,7 +110,8 @@ def foreign_entries(folder: str | Path, kind: str) -> list[str]:
                 foreign.append(entry.name)
         elif entry.name in spec["folders"]:
             pattern = spec["folders"][entry.name]
-            if not all(p.is_file() and pattern.fullmatch(p.name) for p in entry.iterdir()):
+            inside = [p for p in entry.iterdir() if p.name not in _BROWSER_FILES]
+            if not all(p.is_file() and pattern.fullmatch(p.name) for p in inside):
                 foreign.append(entry.name)
         elif not (kind == "layout" and entry.is_dir() and _is_run(entry, "plan")):
             foreign.append(entry.name)
