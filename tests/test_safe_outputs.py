@@ -648,3 +648,47 @@ def test_a_bug_in_a_real_process_prints_no_traceback(tmp_path):
     (log,) = tmp_path.glob("clustering-error-*.log")
     assert str(log) in result.stderr
     assert "ZeroDivisionError" in log.read_text(encoding="utf-8")
+
+
+def test_a_folder_that_cannot_be_renamed_is_swapped_entry_by_entry(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    write_outputs(_layout(), out)
+    (out / "moves.csv").write_text("stale\n", encoding="utf-8")
+    rename = os.rename
+
+    def busy(src, dst):  # as for a mount point
+        if Path(src) == out:
+            raise OSError(errno.EBUSY, "Device or resource busy")
+        rename(src, dst)
+
+    monkeypatch.setattr(folder_module.os, "rename", busy)
+    inode = out.stat().st_ino
+    write_outputs(_layout(), out)
+    assert out.stat().st_ino == inode
+    assert not (out / "moves.csv").exists()
+    assert (out / "run.json").is_file()
+    assert _hidden_siblings(out) == []
+
+
+def test_a_failure_while_swapping_entries_puts_the_earlier_run_back(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    write_outputs(_layout(), out)
+    (out / "moves.csv").write_text("earlier\n", encoding="utf-8")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    rename = os.rename
+    moved_in = []
+
+    def flaky(src, dst):
+        if Path(src) == out:
+            raise OSError(errno.EBUSY, "Device or resource busy")
+        if Path(dst).parent == out and ".tmp-" in Path(src).parent.name:
+            moved_in.append(Path(dst).name)
+            if len(moved_in) == 3:  # the third new file fails
+                raise OSError(errno.EIO, "Input/output error")
+        rename(src, dst)
+
+    monkeypatch.setattr(folder_module.os, "rename", flaky)
+    with pytest.raises(InputError, match=r"Input/output error"):
+        write_outputs(_layout([f"T{i:02d}" for i in range(8)]), out)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert _hidden_siblings(out) == []

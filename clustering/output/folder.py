@@ -215,15 +215,20 @@ def _swap(new: Path, target: Path) -> None:
         return
     if any(target.iterdir()) and not _holds_cwd(target):
         old = _sibling(target, "old", make=False)
-        os.rename(target, old)
         try:
-            os.rename(new, target)
-        except BaseException:
-            os.rename(old, target)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-        return
-    # an empty folder (keep it, with its permissions) or the current directory: by entries
+            os.rename(target, old)
+        except OSError:  # a mount point, say: swap what it holds instead (below)
+            pass
+        else:
+            try:
+                os.rename(new, target)
+            except BaseException:
+                os.rename(old, target)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+            return
+    # an empty folder (keep it, with its permissions), the current directory, a mount
+    # point: entry by entry
     old = _sibling(target, "old", make=True)
     try:
         _move_all(target, old)
