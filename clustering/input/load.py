@@ -347,7 +347,8 @@ def load_centres(
         status = _text(raw[mapping["status"]])
         closed = status.fillna("").str.lower().isin(closed_words)
         reasons[closed] = "closed (" + mapping["status"] + " = " + status[closed] + ")"
-    no_point = frame.geometry.isna() | frame.geometry.is_empty | ~np.isfinite(frame.geometry.x)
+    geom = frame.geometry
+    no_point = geom.isna() | geom.is_empty | ~np.isfinite(geom.x) | ~np.isfinite(geom.y)
     coord_cols = "/".join(_coordinate_columns(mapping, raw))
     reasons[no_point & reasons.isna()] = f"cannot be placed: no coordinates in {coord_cols}"
     far = _far_away(frame, no_point | reasons.notna(), coord_cols)
@@ -631,11 +632,17 @@ def _far_away(frame: gpd.GeoDataFrame, unplaced: pd.Series, columns: str) -> pd.
 
 
 def _metric_crs(frame: gpd.GeoDataFrame, unplaced: pd.Series) -> CRS:
-    """Keep a projected CRS in metres; otherwise use the local UTM zone."""
+    """Keep a projected CRS in metres; otherwise use the local UTM zone (beyond UTM's
+    84° N / 80° S, an azimuthal equidistant projection centred on the centres)."""
     crs = CRS(frame.crs)
     if crs.is_projected and crs.axis_info and crs.axis_info[0].unit_name in {"metre", "meter"}:
         return crs
     placed = frame.loc[~unplaced.to_numpy()]
     if len(placed) == 0:
         return CRS("EPSG:3857")
-    return placed.estimate_utm_crs()
+    try:
+        return placed.estimate_utm_crs()
+    except RuntimeError:  # "Unable to determine UTM CRS": polar points
+        deg = placed.geometry.to_crs("EPSG:4326")
+        lat, lon = float(np.median(deg.y)), float(np.median(deg.x))
+        return CRS.from_proj4(f"+proj=aeqd +lat_0={lat} +lon_0={lon} +units=m +datum=WGS84")
