@@ -692,3 +692,31 @@ def test_a_failure_while_swapping_entries_puts_the_earlier_run_back(tmp_path, mo
         write_outputs(_layout([f"T{i:02d}" for i in range(8)]), out)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert _hidden_siblings(out) == []
+
+
+def test_a_formula_like_id_reads_back_as_itself(tmp_path, capsys):
+    """An id stored as ``'=S0`` is ``=S0`` again for read_layout, plan and --previous."""
+    source = tmp_path / "ids.csv"
+    rng = np.random.default_rng(5)
+    with source.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "name", "lat", "lon"])
+        for i in range(10):
+            cid = "=S0" if i == 0 else f"S{i:02d}"
+            writer.writerow(
+                [cid, f"School {i}", 51 + rng.uniform(0, 0.2), -1.2 + rng.uniform(0, 0.3)]
+            )
+    out = tmp_path / "out"
+    flags = ["--min-size", "3", "--max-size", "5", "--time-limit", "2", "--quiet"]
+    assert main(["form", str(source), "--out", str(out), *flags]) == 0
+    assert "'=S0" in set(read_csv_text(out / "assignments.csv")["centre_id"])
+    assert "=S0" in set(read_layout(out).assignments["centre_id"])
+    assert main(["plan", str(out), "--time-limit", "2"]) == 0
+    again = tmp_path / "again"
+    previous = ["--previous", str(out / "assignments.csv"), "--lock-centre", "=S0"]
+    assert main(["form", str(source), "--out", str(again), *flags, *previous]) == 0, (
+        capsys.readouterr()
+    )
+    before = read_layout(out).assignments.set_index("centre_id")["cluster"]
+    after = read_layout(again).assignments.set_index("centre_id")["cluster"]
+    assert after["=S0"] == before["=S0"]

@@ -47,9 +47,20 @@ def _read_csv(path: str | Path, what: str) -> pd.DataFrame:
 
 
 def norm_id(value: object) -> str:
-    """An id as written in a CSV cell: stripped; ``"101.0"`` (a spreadsheet number) as ``"101"``."""
+    """An id as written in a CSV cell: stripped; ``"101.0"`` (a spreadsheet number) as ``"101"``;
+    ``"'=S3"`` (a formula-like id neutralised by this package's exports) as ``"=S3"``.
+
+    >>> norm_id(" 101.0 "), norm_id("'=S3"), norm_id("'quoted")
+    ('101', '=S3', "'quoted")
+    """
     text = str(value).strip()
+    if text[:1] == "'" and text[1:2] in _FORMULA_STARTS:
+        return text[1:]
     return text[:-2] if re.fullmatch(r"-?\d+\.0", text) else text
+
+
+#: what a spreadsheet takes for the start of a formula (exports put an apostrophe before it)
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def read_pairs(path: str | Path) -> tuple[tuple[str, str], ...]:
