@@ -720,3 +720,18 @@ def test_a_formula_like_id_reads_back_as_itself(tmp_path, capsys):
     before = read_layout(out).assignments.set_index("centre_id")["cluster"]
     after = read_layout(again).assignments.set_index("centre_id")["cluster"]
     assert after["=S0"] == before["=S0"]
+
+
+def test_a_plan_failing_its_check_is_a_bug_not_a_user_error(
+    hostile_run, logs, tmp_path, monkeypatch, capsys
+):
+    from clustering.plan import network
+    from clustering.plan.check import PlanCheck
+
+    monkeypatch.setattr(network, "check_plan", lambda plan: PlanCheck(["meeting 2 on a holiday"]))
+    out = tmp_path / "plan"
+    status = main(["plan", str(hostile_run[1]), "--out", str(out), "--time-limit", "2"])
+    err = capsys.readouterr().err
+    assert status == 3
+    assert "the plan failed the independent check (meeting 2 on a holiday)" in err
+    assert not out.exists()

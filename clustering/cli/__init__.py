@@ -97,8 +97,9 @@ def _bug_line(exc: BaseException, argv: list[str]) -> str:
     message = str(exc)
     if isinstance(exc, AssertionError) and "failed the checker" in message:
         found = _one_line(message.split("failed the checker:", 1)[-1])
+        what = "plan" if message.startswith("plan") else "layout"
         return (
-            f"error: the layout failed the independent check ({found}). This is a bug in "
+            f"error: the {what} failed the independent check ({found}). This is a bug in "
             f"the solver, not a problem with your data: please report it with {where}"
         )
     shown = f"{type(exc).__name__}: {message}" if message.strip() else type(exc).__name__

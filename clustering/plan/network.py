@@ -9,7 +9,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError, SolverError
+from ..errors import InputError
 from ..model.costs import euclidean_costs
 from ..model.layout import Layout
 from ..model.rules import eligible
@@ -288,7 +288,8 @@ def plan_network(
     plan.stats["violations"] = list(report.violations)
     plan.stats["seconds"] = round(time.perf_counter() - began, 3)
     if not report.ok:
-        raise SolverError("the plan failed its check: " + "; ".join(report.violations[:5]))
+        # a plan that fails its own check is a bug, not the user's doing: it is no ClusteringError
+        raise AssertionError("plan failed the checker: " + "; ".join(report.violations[:5]))
     return plan
 
 
