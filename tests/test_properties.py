@@ -48,7 +48,7 @@ OUTCOMES: defaultdict[str, Counter] = defaultdict(Counter)
 @st.composite
 def tables(draw, spoil: bool = True) -> pd.DataFrame:
     """A table of centres as a user might hand it over, sometimes spoilt."""
-    n = draw(st.integers(1, 60)) if draw(st.integers(0, 19)) else 0  # now and then empty
+    n = 0 if draw(st.integers(0, 19)) == 13 else draw(st.integers(1, 60))  # rarely empty
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     lat0 = draw(st.floats(*LAT))
     lon0 = draw(st.floats(*LON))
@@ -76,7 +76,7 @@ def tables(draw, spoil: bool = True) -> pd.DataFrame:
         frame["pupils"] = rng.integers(20, 600, n)
     if not spoil or n == 0:
         return frame
-    for _ in range(draw(st.sampled_from([0, 0, 0, 1, 1, 2, 3]))):  # half are clean
+    for _ in range(draw(st.sampled_from([0, 0, 0, 0, 1, 1, 2, 3]))):  # mostly clean
         _spoil(draw, frame)
     return frame
 
@@ -190,14 +190,14 @@ def _form(frame: pd.DataFrame, s: dict, **overrides):
 
 
 def _hits_reported_bug(frame: pd.DataFrame) -> bool:
-    """A row whose latitude is missing while its longitude is a number (reported, see
-    test_a_missing_latitude_alone_excludes_the_centre below): the loader keeps it as a
-    point of NaNs and the construction's k-means raises a ValueError."""
-    if not set(COORDINATES) <= set(frame.columns):
+    """A table that meets the crash reported below (test_duplicate_ids_beside_a_missing_cell
+    _are_a_clear_error): an id on two rows while another column has a missing cell. The
+    property leaves these to that test until the loader is fixed."""
+    if "id" not in frame.columns:
         return False
-    lat = pd.to_numeric(frame["lat"], errors="coerce")
-    lon = pd.to_numeric(frame["lon"], errors="coerce")
-    return bool((lat.isna() & np.isfinite(lon)).any())
+    ids = frame["id"].astype(object).map(lambda v: None if pd.isna(v) else str(v).strip())
+    twice = ids.notna() & (ids != "") & ids.duplicated(keep=False)
+    return bool(twice.any() and frame.drop(columns="id").isna().to_numpy().any())
 
 
 def _input_ids(frame: pd.DataFrame) -> list[str] | None:
@@ -311,14 +311,9 @@ def test_enough_examples_reached_a_layout(prop, share):
 # ------------------------------------------------------------------ found and reported
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="reported: a row with a missing latitude but a longitude is kept as a point of "
-    "NaNs by clustering.input.load (no_point tests geometry.x only), and the construction's "
-    "KMeans raises 'Input X contains NaN'; it should be excluded like a missing longitude",
-)
 def test_a_missing_latitude_alone_excludes_the_centre():
+    """Found while writing the properties above: the loader kept the row as a point of
+    NaNs and the construction's k-means raised a ValueError (fixed since, in a568834)."""
     frame = pd.DataFrame(
         {
             "id": ["a", "b", "c", "d"],
@@ -331,3 +326,24 @@ def test_a_missing_latitude_alone_excludes_the_centre():
     )
     assert layout.excluded["centre_id"].tolist() == ["b"]
     assert "no coordinates" in layout.excluded["reason"].iloc[0]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=TypeError,
+    reason="reported: clustering.input.load._ids sorts the values of the column the duplicate "
+    "rows differ in (raw[panel].astype(str).str.strip().unique()); under pandas 3 astype(str) "
+    "keeps a missing cell as NaN, and sorted() raises TypeError: '<' not supported between "
+    "instances of 'float' and 'str'",
+)
+def test_duplicate_ids_beside_a_missing_cell_are_a_clear_error():
+    frame = pd.DataFrame(
+        {
+            "id": ["a", "a", "b"],
+            "lat": [51.0, 51.0, 51.0],
+            "lon": [0.0, 0.0, 0.0],
+            "kind": ["x", "y", None],
+        }
+    )
+    with pytest.raises(clustering.InputError, match="id 'a' appears on rows 2, 3"):
+        clustering.load_centres(frame)
