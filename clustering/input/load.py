@@ -130,7 +130,10 @@ def _text(series: pd.Series) -> pd.Series:
 
 def _markers(text: pd.Series, markers: frozenset[str]) -> pd.Series:
     """Which cells of ``text`` hold a missing-value marker."""
-    return text.map(lambda v: isinstance(v, str) and v.lower() in markers).astype(bool)
+    if not len(text):
+        return pd.Series(False, index=text.index)
+    lower = text.astype(object).str.lower()  # not text (None, numbers of a frame): NaN
+    return lower.isin(markers).fillna(False).astype(bool)
 
 
 _THOUSANDS = {".": r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$", ",": r"^[+-]?\d{1,3}(\.\d{3})+(,\d+)?$"}

@@ -142,6 +142,9 @@ def _frame(rows: list[list[object]], header_at: int, file: str, *, ragged: bool)
             fix="split it by area (one file per local authority or state) or take a sample",
         )
     data: list[list[str]] = []
+    if ragged and all(len(row) == width for row in body):  # CSV text as it usually is
+        data = body  # type: ignore[assignment]
+        body = []
     for k, row in enumerate(body):
         cells = ["" if c is None or (not isinstance(c, str) and pd.isna(c)) else c for c in row]
         if len(cells) > width:
@@ -160,8 +163,12 @@ def _frame(rows: list[list[object]], header_at: int, file: str, *, ragged: bool)
     names = _unique_names(header)
     frame = pd.DataFrame(data, columns=names, dtype=object)
     frame.index = pd.RangeIndex(header_at, header_at + len(frame))
-    blank = (frame.apply(lambda c: c.str.strip()) == "").all(axis=1) if len(frame) else []
-    return frame.loc[~pd.Series(blank, index=frame.index, dtype=bool)]
+    blank = pd.Series(True, index=frame.index)
+    for col in frame.columns:
+        blank &= frame[col].str.strip() == ""
+        if not blank.any():
+            break
+    return frame.loc[~blank]
 
 
 def _unique_names(header: list[str]) -> list[str]:
