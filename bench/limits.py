@@ -4,6 +4,8 @@
         --out bench/results/limits
     python bench/limits.py cli --size 24000 --time-limit 60 --label after \\
         --out bench/results/limits [--tree DIR]
+    python bench/limits.py stop --size 24000 --time-limit 600 --after 30 --label after \\
+        --out bench/results/limits
 
 ``solve`` runs the engine through the public API (``clustering.form_clusters``, baselines
 off) on ``clustering.england_like(size)`` in the ``full`` mode of ``bench/scaling.py``
@@ -28,6 +30,11 @@ size") and the solve's and the baselines' seconds from ``run.json``. ``--tree DI
 another copy of the package (e.g. ``git archive HEAD`` unpacked) for a before/after
 comparison; ``--memory-gb`` caps the address space (default 16: an allocation beyond it
 fails and the row says so).
+
+``stop`` runs the same model in this process with a time limit of ``--time-limit`` and sets
+its stop event (what the explorer's stop button and the CLI's first Ctrl-C set) after
+``--after`` seconds: the row gives how soon the API call returned after that, with the
+status (``"stopped"``) and the checker's verdict (``stop.json``).
 
 Every row records the machine's load (``os.getloadavg`` before and after): the machine has
 2 cores shared with other work, so wall times are noisy; the overrun is what is measured.
@@ -376,10 +383,75 @@ def run_cli(args) -> dict:
     return row
 
 
+# ------------------------------------------------------------------ stop
+
+
+def run_stop(args) -> dict:
+    """A long solve stopped by its event after ``--after`` seconds: how soon it returns."""
+    import threading
+
+    import clustering
+    from clustering.model.objective import Weights
+    from clustering.model.rules import Constraints
+    from clustering.model.sizes import Quota
+
+    source, _ = _schools_csv(args.size, args.seed, Path(args.work))
+    centres = clustering.load_centres(source, crs="EPSG:27700")  # what the CLI reads
+    stop = threading.Event()
+    stopped_at: list[float] = []
+
+    def press() -> None:
+        stopped_at.append(time.perf_counter())
+        stop.set()
+
+    before = _load()
+    timer = threading.Timer(args.after, press)
+    t = time.perf_counter()
+    timer.start()
+    layout = clustering.form_clusters(
+        centres,
+        clustering.SizeRule(8, 12, quotas=(Quota("phase", "secondary", min=0, max=2),)),
+        constraints=Constraints(boundary="area", coordinator="fsm_published"),
+        weights=Weights(travel=1.0, contrast={"fsm_pct": 1.0}),
+        time_limit=args.time_limit,
+        workers=args.workers,
+        stop=stop,
+    )
+    timer.cancel()
+    returned = time.perf_counter()
+    row = {
+        "label": args.label,
+        "n": len(centres),
+        "time_limit": float(args.time_limit),
+        "stop_after": args.after,
+        "returned_after_stop_seconds": returned - stopped_at[0] if stopped_at else None,
+        "solve_seconds": layout.stats["seconds"],
+        "check_seconds": layout.stats.get("check_seconds"),
+        "status": layout.status,
+        "checker": layout.stats.get("checker"),
+        "baselines": layout.baselines is not None,
+        "objective_km": layout.objective / 1000.0,
+        "load_before": before,
+        "load_after": _load(),
+        "when": _now(),
+        "seconds_since_call": returned - t,
+    }
+    print(
+        f"{args.label}: n={row['n']} stopped after {args.after:g} s: returned "
+        f"{_f(row['returned_after_stop_seconds'])} s later, status {row['status']}, "
+        f"checker {row['checker']}, load {before} -> {row['load_after']}",
+        flush=True,
+    )
+    out = Path(args.out)
+    meta = {"command": "python bench/limits.py " + " ".join(sys.argv[1:])}
+    _save_json(out / "stop.json", meta, _merge_json(out / "stop.json", [row]))
+    return row
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
-    for name in ("solve", "cli"):
+    for name in ("solve", "cli", "stop"):
         p = sub.add_parser(name)
         p.add_argument("--size", type=int, default=24000, help="schools (whole LAs, about)")
         p.add_argument("--label", default="after", help="names the rows, e.g. before/after")
@@ -390,6 +462,10 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--tree", help="run the package in this folder instead (PYTHONPATH)")
         if name == "solve":
             p.add_argument("--time-limits", type=float, nargs="+", default=[60.0])
+        elif name == "stop":
+            p.add_argument("--time-limit", type=float, default=600.0)
+            p.add_argument("--work", default="out/limits", help="the CSV of the schools")
+            p.add_argument("--after", type=float, default=30.0, help="seconds before the stop")
         else:
             p.add_argument("--time-limit", type=float, default=60.0)
             p.add_argument("--work", default="out/limits", help="the CSV and output folders")
@@ -398,6 +474,8 @@ def main(argv: list[str] | None = None) -> int:
     Path(args.out).mkdir(parents=True, exist_ok=True)
     if args.what == "solve":
         run_solve(args)
+    elif args.what == "stop":
+        run_stop(args)
     else:
         run_cli(args)
     return 0
