@@ -23,7 +23,7 @@ from collections import Counter, defaultdict
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import assume, event, given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 import clustering
@@ -103,6 +103,7 @@ def _spoil(draw, frame: pd.DataFrame) -> None:
             frame[col] = frame[col].astype(object)
             frame.loc[row, col] = draw(st.sampled_from(NOT_NUMBERS))
     elif kind == "swap" and set(COORDINATES) <= has:
+        frame[["lat", "lon"]] = frame[["lat", "lon"]].astype(object)  # either may hold text
         frame.loc[row, ["lat", "lon"]] = frame.loc[row, ["lon", "lat"]].to_numpy()
     elif kind in ("duplicate", "no id") and "id" in has:
         frame["id"] = frame["id"].astype(object)
@@ -189,17 +190,6 @@ def _form(frame: pd.DataFrame, s: dict, **overrides):
     return layout, rule, weights, constraints
 
 
-def _hits_reported_bug(frame: pd.DataFrame) -> bool:
-    """A table that meets the crash reported below (test_duplicate_ids_beside_a_missing_cell
-    _are_a_clear_error): an id on two rows while another column has a missing cell. The
-    property leaves these to that test until the loader is fixed."""
-    if "id" not in frame.columns:
-        return False
-    ids = frame["id"].astype(object).map(lambda v: None if pd.isna(v) else str(v).strip())
-    twice = ids.notna() & (ids != "") & ids.duplicated(keep=False)
-    return bool(twice.any() and frame.drop(columns="id").isna().to_numpy().any())
-
-
 def _input_ids(frame: pd.DataFrame) -> list[str] | None:
     """The ids as the layout names them: text as written (stripped), numbers as integers;
     None when the table has no id column (the loader then numbers the rows itself)."""
@@ -229,13 +219,15 @@ def _assert_a_checked_layout(frame, layout, rule, weights, constraints) -> None:
     )
     assert report.ok, report.violations
     assert 0 <= layout.lower_bound <= layout.objective * (1 + 1e-9) + 1e-6
-    # travel against great-circle distances from the table's own degrees: the metric
-    # projection may stretch a km by a part in a thousand here, never by one in a hundred
+    # travel against great-circle distances from the table's own degrees: over a few
+    # degrees the metric projection stretches a km by a part in a thousand, never by one in
+    # a hundred (over a quarter of the globe it may: 4 % for 51° N, 0° and 90.5° E)
     degrees = frame[["lat", "lon"]].apply(pd.to_numeric, errors="coerce").to_numpy()
     by_id = dict(zip(ids, degrees, strict=True))
     a = layout.assignments
     a = a[a["cluster"].notna()]
-    if len(a):
+    placed = np.array([by_id[c] for c in a["centre_id"]]).reshape(-1, 2)
+    if len(a) and np.ptp(placed, axis=0).max() <= 6.0:
         here = np.radians([by_id[c] for c in a["centre_id"]])
         there = np.radians([by_id[v] for v in a["venue_id"]])
         km = _haversine_km(here, there).sum()
@@ -256,7 +248,6 @@ def _haversine_km(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 @given(st.data())
 def test_any_table_and_scenario_give_a_checked_layout_or_a_clear_error(data):
     frame = data.draw(tables(), label="table")
-    assume(not _hits_reported_bug(frame))
     s = data.draw(scenarios(frame), label="scenario")
     try:
         layout, rule, weights, constraints = _form(frame, s)
@@ -328,14 +319,6 @@ def test_a_missing_latitude_alone_excludes_the_centre():
     assert "no coordinates" in layout.excluded["reason"].iloc[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="reported: clustering.input.load._ids sorts the values of the column the duplicate "
-    "rows differ in (raw[panel].astype(str).str.strip().unique()); under pandas 3 astype(str) "
-    "keeps a missing cell as NaN, and sorted() raises TypeError: '<' not supported between "
-    "instances of 'float' and 'str'",
-)
 def test_duplicate_ids_beside_a_missing_cell_are_a_clear_error():
     frame = pd.DataFrame(
         {

@@ -130,7 +130,8 @@ def _text(series: pd.Series) -> pd.Series:
 
 def _markers(text: pd.Series, markers: frozenset[str]) -> pd.Series:
     """Which cells of ``text`` hold a missing-value marker."""
-    if not len(text):
+    kind = pd.api.types.infer_dtype(text, skipna=True)
+    if not len(text) or kind not in ("string", "mixed", "mixed-integer"):
         return pd.Series(False, index=text.index)
     lower = text.astype(object).str.lower()  # not text (None, numbers of a frame): NaN
     return lower.isin(markers).fillna(False).astype(bool)
@@ -404,7 +405,8 @@ def _ids(raw: pd.DataFrame, mapping: dict[str, str], *, file: str, rows: pd.Seri
         fix = "give every centre its own id (remove the duplicate row)"
         panel = _panel_column(raw, ids == first, exclude=col)
         if panel is not None:
-            values = sorted(raw[panel].astype(str).str.strip().unique())
+            cells = raw[panel].astype(object).where(raw[panel].notna(), "")
+            values = sorted({str(v).strip() for v in cells} - {""})
             fix = (
                 f"keep one row per centre: the rows differ in {panel!r} "
                 f"({', '.join(values[:4])}{' …' if len(values) > 4 else ''}), so keep one "
@@ -441,7 +443,7 @@ def _panel_column(raw: pd.DataFrame, rows: pd.Series, *, exclude: str) -> str | 
     for col in raw.columns:
         if col == exclude or str(col).lower() == "geometry":
             continue
-        mine = raw.loc[rows.to_numpy(), col].astype(str).str.strip()
+        mine = raw.loc[rows.to_numpy(), col].map(lambda v: "" if pd.isna(v) else str(v).strip())
         if mine.nunique() == len(mine) and 1 < raw[col].nunique() <= 30:
             return str(col)
     return None
