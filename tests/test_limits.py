@@ -275,3 +275,41 @@ def test_more_centres_than_the_maximum_are_refused_before_solving(hampshire, mon
 def test_the_maximum_is_far_above_the_supported_size():
     assert api_form.SUPPORTED_CENTRES >= 30_000
     assert api_form.MAX_CENTRES == 100_000
+
+
+def test_a_shared_cluster_count_over_many_centres_gets_a_bound_in_blocks(hampshire, monkeypatch):
+    """Above SHARED_BOUND_MAX free centres the whole-set bound (a free × free array) is
+    replaced by each member's nearest centre in its area: valid, and memory in blocks."""
+    from clustering.solver import engine
+
+    monkeypatch.setattr(engine, "SHARED_BOUND_MAX", 100)
+    layout = clustering.form_clusters(
+        hampshire,
+        clustering.SizeRule(8, 12, n_clusters=45),
+        constraints=clustering.Constraints(boundary="district"),
+        time_limit=3,
+        deterministic=True,
+        baselines=False,
+    )
+    assert "nearest-centre bound" in layout.stats["bound_note"]
+    assert layout.stats["checker"] == "passed"
+    assert layout.n_clusters == 45
+    assert 0 < layout.lower_bound <= layout.objective
+
+
+def test_the_nearest_centre_bound_is_below_every_layout():
+    import numpy as np
+
+    from clustering.solver.areas import nearest_bound
+
+    rng = np.random.default_rng(3)
+    xy = rng.uniform(0, 1000, size=(40, 2))
+    d = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
+    regions = np.repeat([0, 1], 20)
+    free = np.arange(40)
+    value = nearest_bound(lambda r, c: d[r, c], free, regions, 4)
+    for _ in range(200):  # random layouts of 4 venues, two in each region
+        venues = np.concatenate([rng.choice(20, 2, replace=False), 20 + rng.choice(20, 2, False)])
+        cost = sum(d[i, venues[venues // 20 == i // 20]].min() for i in range(40))
+        assert value <= cost + 1e-9
+    assert value > 0

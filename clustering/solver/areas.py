@@ -8,7 +8,37 @@ from ..model.sizes import Bounds
 from . import bound
 from .construct import layout_cost
 
-__all__ = ["cut_bound", "shared_count_bound"]
+__all__ = ["cut_bound", "nearest_bound", "shared_count_bound"]
+
+#: rows read against their area at a time by :func:`nearest_bound`
+ROW_BLOCK = 2048
+
+
+def nearest_bound(arc_at, free, regions, p: int) -> float:
+    """A valid bound that never holds more than a block of rows × an area.
+
+    Exactly ``p`` of the free centres are venues (their own cost is 0) and every
+    other member meets at another centre of its area, costing at least its
+    cheapest one: the ``len(free) - p`` smallest of those cheapest costs bound
+    every layout (sizes, weights and the other rules only raise it).
+    ``arc_at(rows, cols)`` reads the member → venue costs of a block.
+    """
+    free = np.asarray(free, dtype=np.int64)
+    cheapest = np.full(len(free), np.inf)
+    region = np.zeros(len(free), dtype=np.int64) if regions is None else regions[free]
+    for r in np.unique(region):
+        where = np.flatnonzero(region == r)
+        rows = free[where]
+        for start in range(0, len(rows), ROW_BLOCK):
+            block = rows[start : start + ROW_BLOCK]
+            d = np.array(arc_at(block[:, None], rows[None, :]), dtype=float)
+            d[np.arange(len(block)), start + np.arange(len(block))] = np.inf  # not itself
+            cheapest[where[start : start + len(block)]] = d.min(axis=1)
+    members = len(free) - int(p)
+    if members <= 0:
+        return 0.0
+    cheapest = np.where(np.isfinite(cheapest), cheapest, 0.0)
+    return float(max(np.partition(cheapest, members - 1)[:members].sum(), 0.0))
 
 
 def shared_count_bound(arc, venue_of, free, regions, rule, loads, seconds, clock=None) -> float:

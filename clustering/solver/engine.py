@@ -22,14 +22,19 @@ from typing import Any
 import numpy as np
 
 from ..model.problem import Problem
-from .areas import cut_bound, shared_count_bound
+from .areas import cut_bound, nearest_bound, shared_count_bound
 from .clock import Clock
 from .coordinators import coordinator_of
 from .part import solve_part
 from .parts import parts_of, split_large
 from .progress import Progress, serialised
 
-__all__ = ["Solution", "solve"]
+__all__ = ["SHARED_BOUND_MAX", "Solution", "solve"]
+
+#: free centres up to which a cluster count shared among areas gets the whole-set
+#: Lagrangian bound (a free × free array: 6,000 centres, 288 MB); above, a weaker
+#: bound read in blocks (:func:`clustering.solver.areas.nearest_bound`)
+SHARED_BOUND_MAX = 6000
 
 
 @dataclass
@@ -195,7 +200,20 @@ def solve(
         lower += cut_bound(rows, xy, multipliers, rule_free, parts, part, costs, objective)
     if cut:
         stats["bound_note"] = "areas cut from a large part share one bound (straight lines)"
-    if shared:
+    if shared and len(free) > SHARED_BOUND_MAX:
+        # the whole-set bound reads a free × free array: too large here (24,000 centres:
+        # 4.6 GB); each member's nearest other centre in its area bounds it instead
+        lower = _locked_cost(problem) + nearest_bound(
+            lambda r, c: objective.arc_at(costs.matrix, r, c),
+            free,
+            compiled.regions,
+            int(rule_free.n_clusters),
+        )
+        stats["bound_note"] = (
+            "nearest-centre bound (the cluster count is shared among areas, too many "
+            "centres for the whole-set bound)"
+        )
+    elif shared:
         lower = _locked_cost(problem) + shared_count_bound(
             objective.arc_at(costs.matrix, *np.ix_(free, free)),
             venue_of,
