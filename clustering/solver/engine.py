@@ -145,7 +145,8 @@ def solve(
     # that share only, so the bound comes from the whole free set instead, with
     # pairs across areas forbidden (valid whatever the share)
     shared = rule.n_clusters is not None and len(parts) > 1
-    reserve = min(5.0, 0.1 * time_limit) if shared else 0.0
+    # (held back for that bound; the one read in blocks takes well under a second)
+    reserve = min(5.0, 0.1 * time_limit) if shared and len(free) <= SHARED_BOUND_MAX else 0.0
     parts = split_large(parts, xy, rule_free, loads, masks)
     stats["areas"] = len(parts)
     multipliers = np.zeros(n)
