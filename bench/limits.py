@@ -10,7 +10,8 @@
 ``solve`` runs the engine through the public API (``clustering.form_clusters``, baselines
 off) on ``clustering.england_like(size)`` in the ``full`` mode of ``bench/scaling.py``
 (travel + FSM contrast, coordinator rule, quota, hard LA boundary: every part of the model
-the national data has), once per time limit, each in a fresh process
+the national data has; ``--mode geography --boundary none`` for travel alone in areas cut
+from the whole of England), once per time limit, each in a fresh process
 (``bench/scaling.py``'s ``run_one``: peak memory from ``wait4``). A row gives the solve's
 own seconds (``stats["seconds"]``: compiling the problem, construction, bound and search,
 counted from the API call), the API call's wall time (the checker after it included), the
@@ -64,6 +65,8 @@ import scaling  # noqa: E402  (bench/scaling.py: the child process and its row)
 
 SOLVE_COLUMNS = [
     "label",
+    "mode",
+    "boundary",
     "n",
     "time_limit",
     "solve_seconds",
@@ -122,7 +125,13 @@ def _merge(path: Path, rows: list[dict], columns: list[str]) -> list[dict]:
     """``rows`` over what ``path`` holds, keyed by (label, n, time_limit)."""
 
     def key(r: dict) -> tuple:
-        return (str(r.get("label")), str(r.get("n")), str(float(r.get("time_limit") or 0)))
+        return (
+            str(r.get("label")),
+            str(r.get("mode") or "full"),
+            str(r.get("boundary") or "la"),
+            str(r.get("n")),
+            str(float(r.get("time_limit") or 0)),
+        )
 
     old = []
     if path.exists():
@@ -161,8 +170,8 @@ def run_solve(args) -> list[dict]:
     for limit in args.time_limits:
         spec = {
             "size": args.size,
-            "mode": "full",
-            "boundary": "la",
+            "mode": args.mode,
+            "boundary": args.boundary,
             "max_time": float(limit),
             "fixed_time": True,
             "seed": args.seed,
@@ -182,6 +191,8 @@ def run_solve(args) -> list[dict]:
         api = row.get("wall_seconds")
         result = {
             "label": args.label,
+            "mode": args.mode,
+            "boundary": args.boundary,
             "n": row.get("n"),
             "time_limit": float(limit),
             "solve_seconds": stats_seconds,
@@ -246,8 +257,18 @@ def _merge_json(path: Path, rows: list[dict]) -> list[dict]:
             old = json.loads(path.read_text()).get("rows", [])
         except json.JSONDecodeError:
             old = []
-    keys = {(r["label"], r["n"], float(r["time_limit"])) for r in rows}
-    return [r for r in old if (r["label"], r["n"], float(r["time_limit"])) not in keys] + rows
+
+    def key(r: dict) -> tuple:
+        return (
+            r["label"],
+            r.get("mode", "full"),
+            r.get("boundary", "la"),
+            r["n"],
+            float(r["time_limit"]),
+        )
+
+    keys = {key(r) for r in rows}
+    return [r for r in old if key(r) not in keys] + rows
 
 
 def _f(value, digits: int = 1) -> str:
@@ -462,6 +483,8 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--tree", help="run the package in this folder instead (PYTHONPATH)")
         if name == "solve":
             p.add_argument("--time-limits", type=float, nargs="+", default=[60.0])
+            p.add_argument("--mode", choices=("full", "geography"), default="full")
+            p.add_argument("--boundary", choices=("la", "none"), default="la")
         elif name == "stop":
             p.add_argument("--time-limit", type=float, default=600.0)
             p.add_argument("--work", default="out/limits", help="the CSV of the schools")
