@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import subprocess
 import sys
@@ -378,3 +379,19 @@ def test_scenario_flags_are_shared_not_owned_by_form():
     scenario = scenario_from_args(parser.parse_args(["--min-size", "5", "--time-limit", "3"]))
     assert (scenario.sizes.min_size, scenario.time_limit) == (5, 3.0)
     assert scenario.centres.endswith("hampshire_primary_schools_2022.csv")  # the default
+
+
+def test_progress_follows_each_area_on_its_own():
+    from rich.console import Console
+
+    from clustering.cli.console import print_progress
+    from clustering.solver.progress import Progress
+
+    err = Console(file=io.StringIO(), width=200)
+    show = print_progress(err, quiet=False, metres=True)
+    show(Progress(1.0, 5_000.0, 4_000.0, "A: lns", area="A"))
+    show(Progress(1.5, 9_000.0, 8_000.0, "B: lns", area="B"))  # larger, but another area
+    show(Progress(2.0, 5_500.0, 4_000.0, "A: lns", area="A"))  # worse for A: not shown
+    show(Progress(3.0, 13_900.0, 12_000.0, "done"))
+    lines = err.file.getvalue().splitlines()
+    assert [line.split()[2] for line in lines] == ["A:", "B:", "done"]

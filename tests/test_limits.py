@@ -272,9 +272,11 @@ def test_more_centres_than_the_maximum_are_refused_before_solving(hampshire, mon
     assert "area" in text
 
 
-def test_the_maximum_is_far_above_the_supported_size():
+def test_the_maximum_is_above_the_supported_size_and_the_same_for_files_and_frames():
+    from clustering.input.table import MAX_ROWS
+
     assert api_form.SUPPORTED_CENTRES >= 30_000
-    assert api_form.MAX_CENTRES == 100_000
+    assert api_form.MAX_CENTRES == MAX_ROWS == 50_000
 
 
 def test_a_shared_cluster_count_over_many_centres_gets_a_bound_in_blocks(hampshire, monkeypatch):

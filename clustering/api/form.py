@@ -20,6 +20,7 @@ import pandas as pd
 from ..analysis.check import check_layout
 from ..errors import InputError
 from ..input.load import Centres
+from ..input.table import MAX_ROWS
 from ..model.layout import Layout, cluster_labels
 from ..model.objective import Weights
 from ..model.problem import Problem, build_problem
@@ -46,8 +47,9 @@ __all__ = [
 SUPPORTED_CENTRES = 30_000
 
 #: centres beyond which :func:`form_clusters` refuses, before solving: the solve's
-#: memory and time grow with the centres, and so many are better split by area
-MAX_CENTRES = 100_000
+#: memory and time grow with the centres, and so many are better split by area; the
+#: same limit as a centres file's rows (:data:`clustering.input.table.MAX_ROWS`)
+MAX_CENTRES = MAX_ROWS
 
 
 def form_clusters(

@@ -23,14 +23,19 @@ def consoles() -> tuple[Console, Console]:
 
 
 def print_progress(err: Console, *, quiet: bool, metres: bool) -> Callable[[Progress], None]:
-    """A progress callback printing each better layout (and the last) to ``err``."""
+    """A progress callback printing each better layout (and the last) to ``err``.
+
+    Each area (``event.area``) is followed on its own: an area's objective is
+    compared with that area's last one, not with the whole problem's.
+    """
     factor, suffix = (0.001, " km") if metres else (1.0, "")
-    last = [float("inf")]
+    last: dict[str | None, float] = {}
 
     def show(event: Progress) -> None:
-        if quiet or (event.stage != "done" and event.objective >= last[0] - 1e-9):
+        best = last.get(event.area, float("inf"))
+        if quiet or (event.stage != "done" and event.objective >= best - 1e-9):
             return
-        last[0] = event.objective
+        last[event.area] = event.objective
         gap = (event.objective - event.lower_bound) / event.objective if event.objective else 0
         err.print(
             f"{event.seconds:7.1f} s  {event.stage:<12} objective {event.objective * factor:,.1f}"

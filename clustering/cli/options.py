@@ -157,7 +157,12 @@ def add_scenario_options(parser: argparse.ArgumentParser) -> None:
     )
     data.add_argument("--sheet", help="the sheet of an Excel workbook (default: the first)")
     solve = parser.add_argument_group("solver")
-    solve.add_argument("--time-limit", type=float, help=f"seconds (default {DEFAULT_TIME_LIMIT:g})")
+    solve.add_argument(
+        "--time-limit",
+        type=float,
+        help=f"seconds (default {DEFAULT_TIME_LIMIT:g}); the solve ends within max(2 s, 5 %%) "
+        "of it with the best checked layout so far",
+    )
     solve.add_argument("--seed", type=int, help="random seed (default 0)")
     solve.add_argument("--workers", type=int, help="CP-SAT workers (default 2)")
     solve.add_argument(
