@@ -122,7 +122,8 @@ class ClusterFormer(ClusterMixin, BaseEstimator):
     gap_ : float
         ``(objective_ - lower_bound_) / objective_``.
     status_ : str
-        ``"optimal"`` (gap closed) or ``"feasible"``.
+        ``"optimal"`` (gap closed), ``"feasible"``, or ``"stopped"`` (stopped early
+        by a stop event or Ctrl-C: the best checked layout found by then).
     n_clusters_ : int
         The number of clusters formed.
     excluded_ : DataFrame

@@ -36,7 +36,8 @@ class Layout:
     unit
         ``"m"`` or the unit of the user's matrix.
     status
-        ``"optimal"`` when the gap is closed, otherwise ``"feasible"``.
+        ``"optimal"`` when the gap is closed, ``"stopped"`` when a stop event or
+        Ctrl-C ended the solve early, otherwise ``"feasible"``.
     params
         Everything that produced the layout: sizes, limits, seed, versions.
     stats
