@@ -291,7 +291,7 @@ time_limit = 1
     assert by[(8, 7)]["reason"] == "RuntimeError: the machine caught fire"
     for seed in (0, 7):
         assert by[(40, seed)]["status"] == "infeasible"
-        assert "26 centres" in by[(40, seed)]["reason"]
+        assert "only 26 centre(s) take part" in by[(40, seed)]["reason"]
     layouts = sorted(p.stem for p in (tmp_path / "out" / "layouts").glob("*.csv"))
     assert layouts == [by[(8, 0)]["task_id"]]
     # --retry-failed runs the failed task again (now it works) and replaces its row
