@@ -11,10 +11,9 @@ import pandas as pd
 
 from ..errors import InputError
 from ..input.files import norm_id
-from ..input.load import load_centres
 from ..input.textfile import read_csv_text, read_text
 from ..model.layout import Layout
-from ..model.scenario import load_scenario
+from ..model.scenario import load_scenario, scenario_centres
 
 __all__ = ["read_layout"]
 
@@ -63,12 +62,7 @@ def read_layout(folder: str | Path) -> Layout:
             file=str(folder / "scenario.toml"),
             fix='add centres = "..." under [data]',
         )
-    centres = load_centres(
-        scenario.centres,
-        columns=scenario.columns or None,
-        crs=scenario.crs,
-        include_closed=scenario.include_closed,
-    )
+    centres = scenario_centres(scenario)  # as the run read them: columns, CRS, sheet
     frame = centres.frame.copy()
     frame["centre_id"] = frame["centre_id"].astype(str)
     known = set(frame["centre_id"])
