@@ -735,3 +735,28 @@ def test_a_plan_failing_its_check_is_a_bug_not_a_user_error(
     assert status == 3
     assert "the plan failed the independent check (meeting 2 on a holiday)" in err
     assert not out.exists()
+
+
+def test_the_solver_raising_mid_run_is_one_line_and_writes_nothing(
+    logs, tmp_path, monkeypatch, capsys
+):
+    """A fault inside the search (after the first layout exists) is a bug: status 3, a
+    log, and no output folder, not a half-written one."""
+    from clustering.solver import lns
+
+    calls = []
+
+    def broken(*args, **kwargs):
+        calls.append(1)
+        raise MemoryError("injected fault in the neighbourhood search")
+
+    monkeypatch.setattr(lns, "improve", broken)
+    out = tmp_path / "out"
+    status = main(["form", "--out", str(out), "--time-limit", "3", "--quiet"])
+    err = capsys.readouterr().err
+    assert calls, "the fault was never reached"
+    assert status == 3
+    assert err.count("\n") == 1
+    assert "unexpected MemoryError: injected fault" in err
+    assert not out.exists()
+    assert _hidden_siblings(out) == []
