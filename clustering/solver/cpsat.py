@@ -180,7 +180,11 @@ def solve_cpsat(
 
     solver = cp_model.CpSolver()
     clock = clock or Clock()
-    clock.limit_cpsat(solver.parameters, max(0.1, float(time_limit)))
+    budget = float(time_limit)
+    if not clock.deterministic:
+        # building the model (seconds on large neighbourhoods) counts against the limit
+        budget -= time.perf_counter() - t0
+    clock.limit_cpsat(solver.parameters, max(0.1, budget))
     solver.parameters.num_workers = int(workers)
     solver.parameters.random_seed = int(seed)
     solver.parameters.linearization_level = int(linearization_level)

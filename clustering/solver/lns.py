@@ -114,6 +114,9 @@ def improve(
     step_no = 0
     stall = 0  # re-solves in a row without improvement
     recent: list[bool] = []  # whether each recent re-solve ran out of time
+    # seconds of model building per (member)² seen so far: a re-solve whose model
+    # would still be building at the deadline is not started (wall-clock runs only)
+    build_rate = 0.0
 
     def left() -> float:
         return time_limit - clock.since(started)
@@ -181,6 +184,9 @@ def improve(
                 if group is None:
                     break
                 members = np.flatnonzero(np.isin(venue_of, group))
+                if not clock.deterministic and build_rate * len(members) ** 2 > left():
+                    finished = True
+                    break
                 local = {int(c): k for k, c in enumerate(members)}
                 hint = np.array([local[int(v)] for v in venue_of[members]])
                 limit = min(move_time, max(left(), 0.05))
@@ -205,6 +211,7 @@ def improve(
                 stats["moves"] += 1
                 for key, seconds in timing.items():
                     stats[key] += seconds
+                build_rate = max(build_rate, timing["build_seconds"] / max(len(members), 1) ** 2)
                 if found is None and proven:
                     stats["pruned_moves"] += 1
                 recent.append(not proven)
