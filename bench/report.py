@@ -973,7 +973,42 @@ def render_runs() -> str:
     )
 
 
+def render_stefanello60() -> str:
+    """The tight-capacity TSPLIB-derived family (issue 15's target) at 60 s an instance."""
+    folder = RESULTS / "stefanello60"
+    run = _last_run(folder / "run.json")
+    rows = _csv(folder / "summary.csv")
+    gaps = sorted(_f(r["gap_pct"]) for r in rows)
+    median = statistics.median(gaps)
+    within = sum(g <= 1.0 for g in gaps)
+    body = table(
+        ["instance", "n", "p", "objective", "best known", "above best %", "to best s", "status"],
+        ["---", "---:", "---:", "---:", "---:", "---:", "---:", "---"],
+        [
+            [
+                r["instance"],
+                num(int(r["n"]), 0),
+                r["p"],
+                num(_f(r["objective"]), 1),
+                num(_f(r["best_known"]), 1),
+                pct(_f(r["gap_pct"])),
+                seconds(_f(r["seconds_to_best"])),
+                r["status"],
+            ]
+            for r in rows
+        ],
+    )
+    return (
+        f"`{command(run)}`\n"
+        f"(`bench/results/stefanello60/`: {_run_line(run, 'per instance')}). "
+        f"{len(rows)} instances: **{within} of {len(rows)} within 1 % of the best known, median "
+        f"{pct(median)} %, worst {pct(gaps[-1])} %** (target: every one within 1 % in 5 minutes, "
+        "median within 0.5 %).\n\n" + body
+    )
+
+
 BLOCKS: dict[str, Callable[[], str]] = {
+    "stefanello60": render_stefanello60,
     "runs": render_runs,
     "cpmp": render_cpmp,
     "sjc60": render_sjc60,
