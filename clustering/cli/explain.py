@@ -11,8 +11,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ..errors import InputError
+from ..input.files import norm_id
 from ..input.textfile import read_csv_text
-from ..output.tables import safe_text
 from .console import print_move
 
 __all__ = ["register", "run"]
@@ -53,9 +53,9 @@ def _read_output(path: Path) -> pd.DataFrame:
 def run(args: argparse.Namespace, out: Console, err: Console) -> int:
     """Print the centre's explanation (and its move, when re-forming)."""
     folder: Path = args.out_dir
-    cid = str(args.centre_id).strip()
-    # an id like "=A1" is stored as "'=A1" (clustering.output.tables.write_csv): either finds it
-    ids = {cid, safe_text(cid)}
+    cid = str(args.centre_id).strip()  # shown as typed
+    # ids compared as read back (norm_id): "=A1", stored as "'=A1" by write_csv, either way
+    key = norm_id(cid)
     fix = "give the --out folder of a `clustering form` run"
     if not folder.exists():
         raise InputError("the folder does not exist", file=str(folder), fix=fix)
@@ -71,18 +71,18 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
     table = _read_output(path)
     if "centre_id" not in table.columns:
         raise InputError("explanations.csv has no centre_id column", file=str(path), fix=fix)
-    rows = table[table["centre_id"].str.strip().isin(ids)]
+    rows = table[table["centre_id"].map(norm_id) == key]
     moves = folder / "moves.csv"
     moved = None
     if moves.exists():
         moved = _read_output(moves)
-        moved = moved[moved["centre_id"].str.strip().isin(ids)] if "centre_id" in moved else None
+        moved = moved[moved["centre_id"].map(norm_id) == key] if "centre_id" in moved else None
     if rows.empty:
         assignments = folder / "assignments.csv"
         if assignments.exists():
             found = _read_output(assignments)
             if {"centre_id", "excluded_reason"} <= set(found.columns):
-                found = found[found["centre_id"].str.strip().isin(ids)]
+                found = found[found["centre_id"].map(norm_id) == key]
                 if len(found) and found["excluded_reason"].iloc[0]:
                     name = found["name"].iloc[0] if "name" in found else ""
                     who = f"{name} ({cid})" if name else cid

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..errors import InputError
 from .schemas import YES_VALUES
-from .textfile import read_csv_text, read_text
+from .textfile import FORMULA_STARTS, read_csv_text, read_text
 
 __all__ = [
     "EXCLUDED_BY_SCENARIO",
@@ -54,13 +54,10 @@ def norm_id(value: object) -> str:
     ('101', '=S3', "'quoted")
     """
     text = str(value).strip()
-    if text[:1] == "'" and text[1:2] in _FORMULA_STARTS:
+    if text[:1] == "'" and text[1:2] in FORMULA_STARTS:
         return text[1:]
     return text[:-2] if re.fullmatch(r"-?\d+\.0", text) else text
 
-
-#: what a spreadsheet takes for the start of a formula (exports put an apostrophe before it)
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def read_pairs(path: str | Path) -> tuple[tuple[str, str], ...]:

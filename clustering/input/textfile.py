@@ -21,7 +21,13 @@ import pandas as pd
 
 from ..errors import InputError
 
-__all__ = ["ENCODINGS", "decode", "read_csv_text", "read_text"]
+__all__ = ["ENCODINGS", "FORMULA_STARTS", "decode", "read_csv_text", "read_text"]
+
+#: A text cell starting with one of these is read by spreadsheets as a formula (OWASP's
+#: list for CSV injection): the package's exports put an apostrophe before it
+#: (:func:`clustering.output.tables.safe_text`) and its readers take it off again
+#: (:func:`clustering.input.files.norm_id`).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 #: tried in this order; ``utf-8-sig`` reads plain UTF-8 too and drops a byte-order mark
 ENCODINGS = ("utf-8-sig", "cp1252")

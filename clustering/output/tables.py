@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..input.textfile import FORMULA_STARTS
+
 __all__ = [
     "CSV_ENCODING",
     "FORMULA_STARTS",
@@ -35,9 +37,6 @@ __all__ = [
     "write_csv",
 ]
 
-#: A text cell starting with one of these is read by spreadsheets as a formula (OWASP's
-#: list for CSV injection): :func:`safe_text` puts an apostrophe before it.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 #: CSV files are written as UTF-8 with a byte-order mark, so Excel shows accents intact;
 #: every reader here (``clustering.input.textfile``, pandas) takes it with or without.
 CSV_ENCODING = "utf-8-sig"
