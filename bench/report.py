@@ -151,9 +151,10 @@ def at_best(objective: float, best: float) -> bool:
     return objective <= best + AT_BEST_ABS + AT_BEST_REL * best
 
 
-def cpmp_rows() -> list[dict[str, Any]]:
-    rows = _csv(RESULTS / "cpmp" / "summary.csv")
-    run = _last_run(RESULTS / "cpmp" / "run.json")
+def cpmp_rows(name: str = "cpmp") -> list[dict[str, Any]]:
+    """The rows of a ``bench/cpmp.py`` results folder, with its last run's statistics."""
+    rows = _csv(RESULTS / name / "summary.csv")
+    run = _last_run(RESULTS / name / "run.json")
     stats = {r["instance"]: r for r in run["instances"]}
     out = []
     for r in rows:
@@ -307,23 +308,8 @@ def _sjc_sentence(sjc: list[dict[str, Any]], label: str) -> str:
 def render_sjc60() -> str:
     runs = _runs(RESULTS / "cpmp_sjc60" / "run.json")
     run, before = runs[-1], runs[-2] if len(runs) > 1 else None
-    summary = {r["instance"]: r for r in _csv(RESULTS / "cpmp_sjc60" / "summary.csv")}
+    rows = cpmp_rows("cpmp_sjc60")
     recs = run["instances"]
-    rows = []
-    for rec in recs:
-        s = summary[rec["instance"]]
-        rows.append(
-            {
-                "instance": rec["instance"],
-                "objective": _f(s["objective"]),
-                "best": _f(s["best_known"]),
-                "lower_bound": _f(s["lower_bound"]),
-                "status": s["status"],
-                "to_best": _f(s["seconds_to_best"]),
-                "seconds": _f(s["seconds"]),
-                "engine_gap": float(rec["engine_gap"]),
-            }
-        )
     limit = float(run["time_limit"])
     text = [
         f"`{command(run)}`",
@@ -977,8 +963,8 @@ def render_stefanello60() -> str:
     """The tight-capacity TSPLIB-derived family (issue 15's target) at 60 s an instance."""
     folder = RESULTS / "stefanello60"
     run = _last_run(folder / "run.json")
-    rows = _csv(folder / "summary.csv")
-    gaps = sorted(_f(r["gap_pct"]) for r in rows)
+    rows = cpmp_rows("stefanello60")
+    gaps = sorted(r["gap_pct"] for r in rows)
     median = statistics.median(gaps)
     within = sum(g <= 1.0 for g in gaps)
     body = table(
@@ -987,12 +973,12 @@ def render_stefanello60() -> str:
         [
             [
                 r["instance"],
-                num(int(r["n"]), 0),
-                r["p"],
-                num(_f(r["objective"]), 1),
-                num(_f(r["best_known"]), 1),
-                pct(_f(r["gap_pct"])),
-                seconds(_f(r["seconds_to_best"])),
+                num(r["n"], 0),
+                str(r["p"]),
+                num(r["objective"], 1),
+                num(r["best"], 1),
+                pct(r["gap_pct"]),
+                seconds(r["to_best"]),
                 r["status"],
             ]
             for r in rows
