@@ -59,7 +59,6 @@ def norm_id(value: object) -> str:
     return text[:-2] if re.fullmatch(r"-?\d+\.0", text) else text
 
 
-
 def read_pairs(path: str | Path) -> tuple[tuple[str, str], ...]:
     """Pairs of centre ids from a CSV whose first two columns hold them (one pair a row)."""
     frame = _read_csv(path, "pairs")
