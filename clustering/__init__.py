@@ -21,6 +21,7 @@ from .analysis.compare import Comparison, compare_layouts
 from .analysis.edit import move_centre
 from .analysis.explain import explain_centre, explanations
 from .analysis.metrics import cluster_summary, contrast_summary, overall_summary
+from .analysis.quality import Quality, TermQuality, layout_quality
 from .analysis.reform import moves
 from .api.estimator import ClusterFormer
 from .api.form import form_clusters, run_scenario
@@ -64,10 +65,12 @@ __all__ = [
     "PlanSettings",
     "PreviousLayout",
     "Progress",
+    "Quality",
     "Quota",
     "Scenario",
     "SizeRule",
     "SolverError",
+    "TermQuality",
     "Weights",
     "check_layout",
     "check_plan",
@@ -78,6 +81,7 @@ __all__ = [
     "explain_centre",
     "explanations",
     "form_clusters",
+    "layout_quality",
     "load_centres",
     "load_scenario",
     "move_centre",

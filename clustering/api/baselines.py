@@ -27,7 +27,10 @@ def baselines_beside(
     """``layout`` beside geography only, size-bounded k-means and districts as clusters.
 
     ``geography_only(centres, start)`` forms the travel-only layout under the
-    same rules (called only when the layout's weights ask for more than travel).
+    same rules (called only when the layout's weights ask for more than travel);
+    its travel and its proven bound on travel alone (in the objective's unit, km
+    for straight lines) are kept in ``layout.stats["geography_only"]``
+    (:func:`clustering.analysis.quality.layout_quality` reads them).
     """
     problem = layout.problem
     costs, objective = problem.costs, problem.objective
@@ -38,6 +41,13 @@ def baselines_beside(
     if not objective.weights.travel_only:
         try:
             geo = geography_only(given, layout)
+            scale = objective.travel_scale
+            layout.stats["geography_only"] = {
+                "travel_km": geo.objective * scale,
+                "lower_bound_km": geo.lower_bound * scale,
+                "status": geo.status,
+                "seconds": geo.stats.get("seconds"),
+            }
             row = {c: k for k, c in enumerate(frame["centre_id"].astype(str))}
             geo_rows = np.array([row[c] for c in geo.centres["centre_id"].astype(str)])
             geo_venue = np.empty(n, dtype=np.int64)

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.check import check_layout
+from ..analysis.quality import layout_quality, quality_budget
 from ..errors import InputError
 from ..input.load import Centres
 from ..input.table import MAX_ROWS
@@ -68,6 +69,7 @@ def form_clusters(
     start: Layout | None = None,
     deterministic: bool = False,
     stop: threading.Event | None = None,
+    quality: bool | None = None,
 ) -> Layout:
     """Form clusters of ``centres`` that meet ``rule`` and ``constraints`` at least cost.
 
@@ -133,6 +135,14 @@ def form_clusters(
         found so far is checked and returned, with ``status`` ``"stopped"``
         (unless it is proven optimal) and ``stats["stopped"]`` true, and
         baselines are not formed.
+    quality
+        Measure each weighted part of the objective against its own reference
+        (:func:`clustering.layout_quality`, kept in ``layout.stats["quality"]``):
+        the proven per-part bounds always; the best-found references (the engine
+        with each part alone, :func:`clustering.analysis.quality.quality_budget`:
+        half of ``time_limit`` for all of them, ``stats["quality_seconds"]``)
+        by default only when some part besides travel has weight. ``False``
+        skips those runs; ``True`` makes them whatever the weights.
 
     Returns
     -------
@@ -235,6 +245,7 @@ def form_clusters(
                 seed=seed,
                 workers=workers,
                 baselines=False,
+                quality=False,
                 start=start,
                 deterministic=deterministic,
                 stop=stop,
@@ -245,6 +256,17 @@ def form_clusters(
         if stop is not None and stop.is_set():  # stopped while they were formed
             layout.baselines = None
             stats["baselines"] = "stopped before they were formed"
+    stopped = stop is not None and stop.is_set()
+    t = time.perf_counter()
+    stats["quality"] = layout_quality(
+        layout,
+        references=False if stopped else quality,
+        time_limit=quality_budget(time_limit),
+        seed=seed,
+        workers=workers,
+        stop=stop,
+    ).to_dict()
+    stats["quality_seconds"] = time.perf_counter() - t
     return layout
 
 
@@ -312,6 +334,7 @@ def run_scenario(
         progress=progress,
         deterministic=scenario.deterministic,
         stop=stop,
+        quality=scenario.quality,
     )
 
 

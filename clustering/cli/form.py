@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from ..analysis.quality import layout_quality
 from ..api.form import run_scenario, stop_on_interrupt
 from ..model.scenario import scenario_centres, scenario_to_toml
 from ..output.export import write_outputs
@@ -60,4 +61,5 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
     toml = scenario_to_toml(scenario, relative_to=out_dir)
     files = write_outputs(layout, out_dir, extra_files={"scenario.toml": toml})
     print_summary(layout, files, out)
+    out.print(layout_quality(layout).line(), markup=False, highlight=False)
     return 0

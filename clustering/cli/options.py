@@ -172,6 +172,14 @@ def add_scenario_options(parser: argparse.ArgumentParser) -> None:
         help="the same layout on any machine and load: one worker, --time-limit counted "
         "in solver work instead of seconds",
     )
+    solve.add_argument(
+        "--quality",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="measure each weighted part of the objective against the least value the engine "
+        "reaches with that part alone (extra solver runs, half of --time-limit in all; "
+        "default: only when a part besides travel has weight)",
+    )
 
 
 def _mapping(items: list[str]) -> dict[str, str]:
@@ -275,6 +283,7 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
         seed=args.seed,
         workers=args.workers,
         deterministic=args.deterministic,
+        quality=getattr(args, "quality", None),
         columns={**base.columns, **_mapping(args.column)} if args.column else None,
         weights=_weights(base.weights, args),
         sizes={

@@ -93,6 +93,10 @@ class Scenario:
     gap_target: float = 1e-4
     #: count budgets in solver work, not seconds: the same layout on any machine
     deterministic: bool = False
+    #: measure each part of the objective against its own reference with solver runs
+    #: (``None``: only when a part besides travel has weight; see
+    #: :func:`clustering.analysis.quality.layout_quality`)
+    quality: bool | None = None
     #: what the layout must respect: stated inline and read from files, merged
     constraints: Constraints = field(default_factory=Constraints)
     #: files the constraints were read from, resolved like ``centres``: keys
@@ -211,6 +215,7 @@ _TABLES: dict[str, dict[str, tuple[type | tuple[type, ...], Any]]] = {
         "workers": (int, _at_least_one),
         "gap_target": ((int, float), _fraction),
         "deterministic": (bool, None),
+        "quality": (bool, None),
     },
 }
 
@@ -625,6 +630,7 @@ def scenario_from_tables(tables: Mapping[str, Any], *, file: str, folder: str | 
         workers=int(solver.get("workers", 2)),
         gap_target=float(solver.get("gap_target", 1e-4)),
         deterministic=bool(solver.get("deterministic", False)),
+        quality=solver.get("quality"),
     )
     files = {key: resolve(p) for key, p in named.items()}
     read = {
@@ -717,6 +723,7 @@ def scenario_to_toml(scenario: Scenario, *, relative_to: str | Path | None = Non
             "workers": int(scenario.workers),
             "gap_target": float(scenario.gap_target),
             "deterministic": bool(scenario.deterministic),
+            "quality": scenario.quality,
         },
     }
     header = [HEADER]

@@ -172,7 +172,11 @@ def write_outputs(
         :func:`clustering.output.report.write_report` (the map embedded).
     ``run.json``
         Parameters, statistics, objective, lower bound, gap (fraction, and
-        ``gap_pct``), unit, status, source, counts and the files written.
+        ``gap_pct``), unit, status, source, counts, the files written, and
+        ``quality``: each weighted part of the objective beside its own reference
+        (:meth:`clustering.analysis.quality.Quality.to_dict`: value, weight, proven
+        bound, best found, room left, the part with the most room, the stronger
+        whole-objective bound and its gap), or ``null`` for a layout formed without it.
 
     The CSV files are UTF-8 with a byte-order mark (so Excel shows accents intact) and
     safe to open in a spreadsheet (:func:`clustering.output.tables.write_csv`): a text
@@ -280,7 +284,8 @@ def _write_all(layout: Layout, out: Path, extra: dict[str, str | bytes]) -> dict
         "n_excluded": len(layout.excluded),
         "n_clusters": layout.n_clusters,
         "params": layout.params,
-        "stats": layout.stats,
+        "stats": {k: v for k, v in layout.stats.items() if k != "quality"},
+        "quality": layout.stats.get("quality"),
         "files": [p.name for p in files.values()],
     }
     _dump(record, files["run"])

@@ -31,6 +31,7 @@ from scipy.spatial import cKDTree
 
 from ..analysis.baselines import contrast_price
 from ..analysis.metrics import cluster_summary, contrast_summary, distance_scale, overall_summary
+from ..analysis.quality import Quality
 from ..analysis.reform import has_previous, moves_summary
 from ..analysis.reform import moves as reform_moves
 from ..model.layout import Layout
@@ -451,8 +452,31 @@ tr:nth-child(even) td { background: #fafbfc; }
 </div>
 <p class="note">The lower bound is proven: no layout with these settings can have a total below
 it, so the gap says how far from the best possible this layout can at most be.
-{%- if weighted %} With contrast weights the bound covers travel only (deviations are never
-negative), so the gap over-states the distance from the best layout.{% endif %}</p>
+{%- if quality and quality.weighted %} With weights beside travel, that bound counts every
+part but the member → venue costs as zero, so this gap tells little: the table below measures
+each part against a reference of its own.{% elif weighted %} With contrast weights the bound
+covers travel only (deviations are never negative), so the gap over-states the distance from
+the best layout.{% endif %}</p>
+
+{% if quality -%}
+<h2>Quality per term</h2>
+<p>Each weighted part of the objective beside its own reference. <b>Proven bound</b>: no
+layout of these {{ overall.n_clusters }} clusters and sizes under these rules has less
+(travel: the engine's bound for travel alone under the same rules; categorical contrast:
+whole schools per category; themes and partnerships: groups larger than a cluster must be cut;
+0 where nothing better is known). <b>Best found</b>: the least value the same engine reached
+with that part alone weighted, in a short run (a heuristic result, not a bound); the
+reference is the best found when there is one, else the bound, and the
+<b>proven minimum</b> where the two meet. Room left = value − reference; weighted, in
+{{ distance_unit }}, it says which part has most to give.
+{%- if quality.references == "skipped" %} Best-found references were not computed
+(<code>--no-quality</code>).{% elif quality.references == "computed" %} The reference runs took
+{{ quality.seconds }} s (budget {{ quality.budget }} s: half the time limit).{% endif %}</p>
+<div class="scroll">
+{{ data_table(quality.table) }}
+</div>
+<p class="note">{{ quality.summary }}</p>
+{%- endif %}
 
 <h2>Map</h2>
 {% if map_uri -%}
@@ -615,6 +639,49 @@ def _headline(layout: Layout, overall: dict[str, Any]) -> list[dict[str, str]]:
     ]
 
 
+def _quality(layout: Layout) -> dict[str, Any] | None:
+    """The per-term quality table and its summary, for the report (``None`` without it)."""
+    record = layout.stats.get("quality")
+    if not isinstance(record, dict) or "terms" not in record:
+        return None
+    quality = Quality.from_dict(record)
+    rows = []
+    for t in quality.terms:
+        rows.append(
+            {
+                "term": t.name,
+                "unit": t.unit,
+                "weight": t.weight,
+                "value": t.value,
+                "proven bound": t.bound,
+                "best found": t.best_found,
+                "reference is": t.reference_kind,
+                "room left": t.room,
+                "room %": None if t.room_share is None else 100.0 * t.room_share,
+                f"weighted room ({quality.unit})": t.weighted_room,
+            }
+        )
+    table = pd.DataFrame(rows)
+    best = quality.most_room
+    sep = quality.separable_bound
+    summary = quality.line()
+    if sep is not None and len(quality.terms) > 1:
+        summary += (
+            f" The per-part bounds add up to {sep:,.1f} {quality.unit}, a valid bound on the "
+            f"whole objective (each part is at least its own bound in every layout); the "
+            f"engine's bound is {quality.engine_bound:,.1f}."
+        )
+    return {
+        "table": _table(rounded(table)),
+        "summary": summary,
+        "weighted": len(quality.terms) > 1,
+        "references": quality.references,
+        "seconds": f"{quality.seconds:.1f}",
+        "budget": f"{quality.budget_seconds:.1f}",
+        "most_room": None if best is None else best.name,
+    }
+
+
 def _reforming(layout: Layout, moves: pd.DataFrame | None) -> dict[str, Any] | None:
     """Counts and the table of centres that moved, joined or left, for the report."""
     if moves is None:
@@ -707,7 +774,8 @@ def write_report(
         excluded=_table(excluded[columns]),
         reforming=_reforming(layout, moves),
         params=flat_rows(layout.params),
-        stats=flat_rows(layout.stats),
+        stats=flat_rows({k: v for k, v in layout.stats.items() if k != "quality"}),
+        quality=_quality(layout),
         unit=layout.unit,
         distance_unit="km" if layout.unit == "m" else layout.unit,
     )
