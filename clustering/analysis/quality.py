@@ -235,7 +235,10 @@ class Quality:
         best = self.most_room
         if best is None:
             if self.references == "skipped" and len(self.terms) > 1:
-                return "Room left per term: references not computed (--no-quality)."
+                return (
+                    "Room left per term: best-found references not computed "
+                    "(--quality computes them)."
+                )
             return "Room left per term: none; every part is at its reference."
         share = best.room_share or 0.0
         against = {

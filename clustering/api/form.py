@@ -141,8 +141,9 @@ def form_clusters(
         the proven per-part bounds always; the best-found references (the engine
         with each part alone, :func:`clustering.analysis.quality.quality_budget`:
         half of ``time_limit`` for all of them, ``stats["quality_seconds"]``)
-        by default only when some part besides travel has weight. ``False``
-        skips those runs; ``True`` makes them whatever the weights.
+        by default only when some part besides travel has weight and
+        ``baselines`` are formed (a lean run asks for neither). ``False`` skips
+        those runs; ``True`` makes them whatever the weights.
 
     Returns
     -------
@@ -257,10 +258,13 @@ def form_clusters(
             layout.baselines = None
             stats["baselines"] = "stopped before they were formed"
     stopped = stop is not None and stop.is_set()
+    # by default the reference runs go with the baselines: a lean run (a sweep's task,
+    # a quick re-solve) asks for neither; None lets layout_quality look at the weights
+    references = quality if quality is not None else (None if baselines else False)
     t = time.perf_counter()
     stats["quality"] = layout_quality(
         layout,
-        references=False if stopped else quality,
+        references=False if stopped else references,
         time_limit=quality_budget(time_limit),
         seed=seed,
         workers=workers,

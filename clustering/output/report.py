@@ -470,8 +470,9 @@ reference is the best found when there is one, else the bound, and the
 <b>proven minimum</b> where the two meet. Room left = value − reference; weighted, in
 {{ distance_unit }}, it says which part has most to give.
 {%- if quality.references == "skipped" %} Best-found references were not computed
-(<code>--no-quality</code>).{% elif quality.references == "computed" %} The reference runs took
-{{ quality.seconds }} s (budget {{ quality.budget }} s: half the time limit).{% endif %}</p>
+(<code>--quality</code> computes them).
+{%- elif quality.references == "computed" %} The reference runs took {{ quality.seconds }} s
+(budget {{ quality.budget }} s: half the time limit).{% endif %}</p>
 <div class="scroll">
 {{ data_table(quality.table) }}
 </div>
