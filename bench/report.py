@@ -670,6 +670,105 @@ def render_kentucky_full() -> str:
 
 
 # --------------------------------------------------------------------------------------
+# the full model: quality per term
+
+
+def _opt(value: str, digits: int = 1) -> str:
+    return "—" if value in ("", None) else num(_f(value), digits)
+
+
+def _reference(term: dict[str, str]) -> str:
+    """The best-found value when there is one, otherwise the proven bound."""
+    return term["best_found"] if term["best_found"] not in ("", None) else term["bound"]
+
+
+def render_quality() -> str:
+    d = RESULTS / "quality"
+    run = _last_run(d / "run.json")
+    summary = _csv(d / "summary.csv")
+    terms = _csv(d / "terms.csv")
+    rows = []
+    for r in summary:
+        best = next(t for t in terms if t["scenario"] == r["scenario"] and t["most_room"] == "True")
+        rows.append(
+            [
+                f"`{r['scenario']}`",
+                r["clusters"],
+                num(_f(r["objective"])),
+                f"{num(_f(r['engine_bound']))} ({pct(_f(r['engine_gap_pct']), 1)} %)",
+                num(_f(r["separable_bound"])),
+                f"{pct(_f(r['gap_pct']), 1)} %",
+                f"{best['term']}: {_opt(best['value'])} vs {_opt(_reference(best))} "
+                f"{best['reference_kind']}, {num(_f(best['weighted_room']))} km weighted",
+                f"{_f(r['quality_seconds']):.1f} s of {_f(r['reference_budget_seconds']):.1f}",
+                r["checker"],
+            ]
+        )
+    head = table(
+        [
+            "scenario",
+            "clusters",
+            "objective",
+            "engine's bound (gap)",
+            "Σ weight × part bound",
+            "gap to the larger",
+            "most room left",
+            "reference runs",
+            "checker",
+        ],
+        ["---", "---:", "---:", "---:", "---:", "---:", "---", "---:", "---"],
+        rows,
+    )
+    per = []
+    for t in terms:
+        mark = " ★" if t["most_room"] == "True" else ""
+        per.append(
+            [
+                f"`{t['scenario']}`",
+                t["term"] + mark,
+                f"{_f(t['weight']):g}",
+                _opt(t["value"]),
+                _opt(t["bound"]),
+                _opt(t["best_found"]),
+                t["reference_kind"],
+                _opt(t["room_pct"]),
+                _opt(t["weighted_room"]),
+            ]
+        )
+    body = table(
+        [
+            "scenario",
+            "part",
+            "weight",
+            "value",
+            "proven bound",
+            "best found",
+            "reference is",
+            "room %",
+            "weighted room (km)",
+        ],
+        ["---", "---", "---:", "---:", "---:", "---:", "---", "---:", "---:"],
+        per,
+    )
+    m = run["machine"]
+    load = m["load_before"][0], m["load_after"][0]
+    line = (
+        f"Recorded {run['started']} to {run['finished']}, commit {run['git']['commit'][:7]}, "
+        f"`{command(run)}`: each scenario's own time limit and seed, {run['workers']} worker(s) "
+        f"on {m['cpus']} CPUs, one-minute load {load[0]:.1f} before and {load[1]:.1f} after "
+        "(another session was benchmarking alongside)."
+    )
+    dirty = run["git"].get("uncommitted_engine_changes", "").split("\n")
+    dirty = [x.split()[-1] for x in dirty if x.strip()]
+    if dirty:
+        line += (
+            f" The engine had uncommitted changes then ({names([f'`{x}`' for x in dirty])}, "
+            "another session's work in progress)."
+        )
+    return head + "\n\n" + body + "\n\n" + line
+
+
+# --------------------------------------------------------------------------------------
 # scaling
 
 
@@ -1004,6 +1103,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "lp-notes": render_lp_notes,
     "interactive": render_interactive,
     "kentucky-full": render_kentucky_full,
+    "quality": render_quality,
     "scaling": render_scaling,
     "scaling-none": render_scaling_none,
     "profiling": render_profiling,
