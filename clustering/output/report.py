@@ -630,6 +630,7 @@ def _headline(layout: Layout, overall: dict[str, Any]) -> list[dict[str, str]]:
             "cls": "",
         },
         {"label": "Gap", "value": f"{100.0 * layout.gap:.2f} %", "cls": ""},
+        *_most_room(layout),
         {"label": "Status", "value": layout.status, "cls": layout.status},
         {
             "label": "Solve time",
@@ -638,6 +639,16 @@ def _headline(layout: Layout, overall: dict[str, Any]) -> list[dict[str, str]]:
         },
         {"label": "Seed", "value": "—" if seed is None else str(seed), "cls": ""},
     ]
+
+
+def _most_room(layout: Layout) -> list[dict[str, str]]:
+    """A headline item naming the part with most room left, when parts besides travel count."""
+    record = layout.stats.get("quality")
+    if not isinstance(record, dict) or len(record.get("terms", ())) < 2:
+        return []
+    best = Quality.from_dict(record).most_room
+    value = "—" if best is None else best.name
+    return [{"label": "Most room left (see Quality per term)", "value": value, "cls": ""}]
 
 
 def _quality(layout: Layout) -> dict[str, Any] | None:
