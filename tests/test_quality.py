@@ -16,6 +16,7 @@ from clustering.analysis.quality import (
     TermQuality,
     categorical_bound,
     layout_quality,
+    priced_bound,
     quality_budget,
 )
 from clustering.cli import main
@@ -145,6 +146,9 @@ def test_every_weighted_part_has_a_row_and_no_reference_is_above_its_value(mixed
         assert t.weighted_room == pytest.approx(t.weight * t.room)
     # the whole-objective bound from the parts is valid and no weaker than the engine's
     assert quality.engine_bound <= quality.bound <= quality.objective + 1e-6
+    assert quality.priced_bound is not None
+    assert quality.priced_bound <= quality.objective + 1e-6
+    assert quality.priced["priced"] == ["frl"]
     assert quality.objective == pytest.approx(mixed.objective * 0.001)
     best = quality.most_room
     assert best is not None
@@ -289,3 +293,63 @@ def test_the_scenario_setting_round_trips(tmp_path):
     assert "quality" not in scenario_to_toml(Scenario())
     text = scenario_to_toml(scenario)
     assert "quality = false" in text
+
+
+# ------------------------------------------------------------------ the priced Lagrangian bound
+
+
+def _tiny(path, seed: int, n: int = 10):
+    rng = np.random.default_rng(seed)
+    pd.DataFrame(
+        {
+            "id": [f"T{i}" for i in range(n)],
+            "name": [f"T {i}" for i in range(n)],
+            "lat": 51.0 + 0.02 * rng.random(n),
+            "lon": -1.0 + 0.03 * rng.random(n),
+            "frl": np.round(100 * rng.random(n), 1),
+            "kind": rng.choice(["a", "b", "c"], size=n),
+            "trust": rng.choice(["X", "", "Y"], size=n),
+        }
+    ).to_csv(path, index=False)
+    return path
+
+
+def _exact_minimum(layout) -> float:
+    """The least weighted objective over every layout of 2 clusters of 3–7 (cost units)."""
+    problem = layout.problem
+    costs, objective, n = problem.costs.matrix, problem.objective, problem.n
+    best = np.inf
+    for mask in range(1, 2 ** (n - 1)):  # centre n-1 always in the second cluster
+        first = np.array([(mask >> i) & 1 for i in range(n)], dtype=bool)
+        a, b = np.flatnonzero(first), np.flatnonzero(~first)
+        if not (3 <= len(a) <= 7 and 3 <= len(b) <= 7):
+            continue
+        for va in a:
+            for vb in b:
+                venue_of = np.where(first, va, vb)
+                best = min(best, objective.cost(costs, venue_of))
+    return best
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_priced_bound_is_never_above_the_exact_minimum(tmp_path, seed):
+    centres = clustering.load_centres(_tiny(tmp_path / "t.csv", seed))
+    layout = clustering.form_clusters(
+        centres,
+        clustering.SizeRule(3, 7, n_clusters=2),
+        weights=clustering.Weights(contrast={"frl": 2.0, "kind": 50.0}, themes={"trust": 3.0}),
+        time_limit=1,
+        workers=1,
+        baselines=False,
+        quality=False,
+    )
+    found = priced_bound(layout, seconds=0.5)
+    assert found is not None
+    bound, info = found
+    assert info["priced"] == ["frl"]
+    assert info["categorical_floor"] == ["kind"]
+    exact = _exact_minimum(layout) * 0.001  # km
+    assert bound <= exact + 1e-6
+    assert layout.objective * 0.001 >= exact - 1e-6
+    # it prices what the engine's bound leaves out: stronger than it here
+    assert bound > layout.lower_bound * 0.001

@@ -31,13 +31,19 @@ least its own bound, so ``total(L) ≥ w_travel · bound_travel + Σ w_t · boun
 (the minimum of a sum is at least the sum of the minima). :attr:`Quality.bound` is
 the larger of that and the engine's bound.
 
-Computing the best-found references costs solver time: :data:`QUALITY_SHARE` of the
-layout's time limit for all of them together, split evenly (at least
-:data:`MIN_REFERENCE_SECONDS` each).
+A stronger bound on the weighted objective comes from a Lagrangian relaxation whose
+subproblems price the deviations (:func:`priced_bound`): categorical ones by the whole
+schools a cluster of each size must be off, numeric ones through ``w|x| ≥ μx`` on a grid
+of ``μ``. :attr:`Quality.bound` is the strongest of the three.
+
+Computing the references costs time: :data:`QUALITY_SHARE` of the layout's time limit
+for all of them together — :data:`PRICED_SHARE` of it for the priced bound, the rest
+for the best-found runs, split evenly (at least :data:`MIN_REFERENCE_SECONDS` each).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Mapping
@@ -63,6 +69,7 @@ __all__ = [
     "TermQuality",
     "categorical_bound",
     "layout_quality",
+    "priced_bound",
     "quality_budget",
     "term_bound",
 ]
@@ -75,6 +82,14 @@ MIN_REFERENCE_SECONDS = 1.0
 REFERENCE_TRAVEL_WEIGHT = 1e-3
 #: the name of the travel part
 TRAVEL = "travel"
+#: the share of the quality budget the priced Lagrangian bound may take (the reference
+#: runs share the rest)
+PRICED_SHARE = 1 / 3
+#: price at most this many multiplier combinations per subproblem (a grid per numeric
+#: deviation priced: 9 values for one, 5 for two, 3 for three)
+PRICED_COMBINATIONS = 27
+#: centres above which the priced bound is not computed (it holds n × n arrays)
+PRICED_MAX_CENTRES = 2500
 
 _TOL = 1e-9
 
@@ -197,6 +212,11 @@ class Quality:
     budget_seconds: float = 0.0
     seconds: float = 0.0
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: a Lagrangian bound on the weighted objective whose subproblems price the
+    #: deviations (:func:`priced_bound`), in the objective's unit; ``None``: not computed
+    priced_bound: float | None = None
+    #: what it priced, its iterations and seconds
+    priced: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def separable_bound(self) -> float | None:
@@ -208,9 +228,9 @@ class Quality:
 
     @property
     def bound(self) -> float:
-        """The stronger of the engine's bound and :attr:`separable_bound`."""
-        sep = self.separable_bound
-        return self.engine_bound if sep is None else max(self.engine_bound, sep)
+        """The strongest of the engine's bound, :attr:`separable_bound` and :attr:`priced_bound`."""
+        found = [b for b in (self.separable_bound, self.priced_bound) if b is not None]
+        return max([self.engine_bound, *found])
 
     @property
     def gap(self) -> float:
@@ -260,6 +280,8 @@ class Quality:
             "objective": self.objective,
             "engine_bound": self.engine_bound,
             "separable_bound": self.separable_bound,
+            "priced_bound": self.priced_bound,
+            "priced": dict(self.priced),
             "bound": self.bound,
             "gap": self.gap,
             "gap_pct": 100.0 * self.gap,
@@ -282,6 +304,8 @@ class Quality:
             budget_seconds=float(d.get("budget_seconds", 0.0)),
             seconds=float(d.get("seconds", 0.0)),
             notes=tuple(d.get("notes", ())),
+            priced_bound=None if d.get("priced_bound") is None else float(d["priced_bound"]),
+            priced=dict(d.get("priced") or {}),
         )
 
 
@@ -423,6 +447,150 @@ def _unit(term: Any, travel_unit: str) -> str:
     if isinstance(term, ContrastTerm):
         return term.unit
     return "count"
+
+
+# a Lagrangian bound that prices the deviations -----------------------------------
+
+
+def priced_bound(layout: Layout, *, seconds: float) -> tuple[float, dict[str, Any]] | None:
+    """A Lagrangian bound on the weighted objective whose subproblems price the deviations.
+
+    The relaxation: drop every rule but the cluster count ``k`` and the sizes (and the
+    maximum distance, kept as forbidden pairs), and relax "each centre in exactly one
+    cluster" with multipliers ``λ``. For any ``λ`` and any layout ``L`` of ``k``
+    clusters ``S`` (venue ``j ∈ S``)::
+
+        Σ_S [Σ_{i∈S} a_ij + Σ_numeric w|Σ_{i∈S} s_i| + Σ_categorical w·dev(S)]
+          = Σ_i λ_i + Σ_S [Σ_{i∈S} (a_ij − λ_i) + …] ≥ Σ_i λ_i + (the k least v_j(λ))
+
+    where ``a`` are the member → venue costs with the arc terms (travel, boundary
+    crossings, members moved) and ``v_j(λ)`` is the least cost of any one cluster at
+    venue ``j``. Each ``v_j`` is bounded below without enumerating sets: a categorical
+    deviation of ``n`` members is at least :func:`_cluster_floor` (whole schools), and
+    ``w|x| ≥ μx`` for every ``|μ| ≤ w``, so for each size and each ``μ`` on a grid the
+    cluster costs at least its venue plus the ``size − 1`` least ``a_ij − λ_i + μ·s_i``;
+    the largest over the grid is kept. Theme splits and partnerships split are added
+    with their own bounds (:func:`term_bound`); numeric deviations beyond the
+    :data:`PRICED_COMBINATIONS` grid count 0. Any ``λ`` gives a valid bound; subgradient
+    steps search for a good one for ``seconds``.
+
+    Returns the bound in the objective's unit and what it priced, or ``None`` when
+    there is nothing to price, the layout has locked clusters larger or smaller than
+    the sizes allow, or the centres are more than :data:`PRICED_MAX_CENTRES`.
+    """
+    problem = layout.problem
+    objective = problem.objective
+    n = problem.n
+    weighted = [t for t in objective.all_terms if t.weight > 0 and not getattr(t, "arc", False)]
+    contrast = [t for t in weighted if isinstance(t, ContrastTerm)]
+    if not contrast or n > PRICED_MAX_CENTRES or n < 2:
+        return None
+    t0 = time.perf_counter()
+    scale = objective.travel_scale
+    rule = problem.rule
+    locked_sizes = [len(members) for members, _ in problem.locked.values()]
+    lo = min([int(rule.min_size), *locked_sizes])
+    hi = min(max([int(rule.max_size), *locked_sizes]), n)
+    sizes = np.arange(max(lo, 1), hi + 1)
+    k = layout.n_clusters
+    costs = np.asarray(objective.arc_costs(problem.costs.matrix), dtype=float)
+    allowed = problem.compiled.allowed
+    if allowed is not None:
+        costs = np.where(allowed, costs, np.inf)
+    by_venue = np.ascontiguousarray(costs.T)  # [j, i]: member i at venue j
+    floor = np.zeros(len(sizes))
+    for t in contrast:
+        if t.kind == "categorical":
+            share = _shares(t)
+            floor += np.array([_cluster_floor(int(z), share) for z in sizes]) * (t.weight / scale)
+    numeric = [t for t in contrast if t.kind == "numeric"]
+    venue_of = layout.venue_of
+    labels = _labels(venue_of)
+    numeric.sort(key=lambda t: -t.weight * t.value(venue_of, labels))
+    priced, grid = [], 1
+    for m in range(min(len(numeric), 3), 0, -1):
+        g = min(9, int(PRICED_COMBINATIONS ** (1 / m) + 1e-9))
+        g -= g % 2 == 0
+        if g >= 3:
+            priced, grid = numeric[:m], g
+            break
+    shifts = [np.zeros(n)]
+    if priced:
+        axes = [np.linspace(-t.weight / scale, t.weight / scale, grid) for t in priced]
+        scores = np.column_stack([t.scores[:, 0] for t in priced])
+        shifts = [scores @ np.array(mu) for mu in itertools.product(*axes)]
+    outside = sum(
+        t.weight * term_bound(t, layout)[0] for t in weighted if isinstance(t, ThemeTerm | PairTerm)
+    )
+    # the inside part of the layout's own cost (cost units): an upper bound for the steps
+    inside = (
+        layout.objective
+        - sum(
+            t.weight * t.value(venue_of, labels)
+            for t in weighted
+            if isinstance(t, ThemeTerm | PairTerm)
+        )
+        / scale
+    )
+    idx = np.arange(n)
+    lam = costs[idx, venue_of].copy()
+    best, iterations, theta, stall = -np.inf, 0, 2.0, 0
+    big = hi - 1
+    while time.perf_counter() - t0 < seconds:
+        iterations += 1
+        val = np.full((n, len(sizes)), -np.inf)
+        pick = np.zeros((n, len(sizes)), dtype=np.int64)
+        for c, shift in enumerate(shifts):
+            reduced = by_venue - lam[None, :] + shift[None, :]
+            own = reduced[idx, idx].copy()
+            reduced[idx, idx] = np.inf
+            if big > 0:
+                least = np.partition(reduced, big - 1, axis=1)[:, :big]
+                least.sort(axis=1)
+                prefix = np.concatenate([np.zeros((n, 1)), np.cumsum(least, axis=1)], axis=1)
+            else:
+                prefix = np.zeros((n, 1))
+            value = own[:, None] + prefix[:, sizes - 1] + floor[None, :]
+            value = np.where(np.isnan(value), np.inf, value)
+            better = value > val
+            val = np.where(better, value, val)
+            pick = np.where(better, c, pick)
+        per_venue = val.min(axis=1)
+        size_of = val.argmin(axis=1)
+        chosen = np.argpartition(per_venue, k - 1)[:k]
+        total = float(lam.sum() + per_venue[chosen].sum())
+        if not np.isfinite(total):
+            break
+        if not np.isfinite(best) or total > best + 1e-9 * max(1.0, abs(best)):
+            best, stall = total, 0
+        else:
+            stall += 1
+            if stall >= 10:
+                theta, stall = theta / 2, 0
+        g = np.ones(n)
+        for j in chosen:
+            z = int(sizes[size_of[j]])
+            row = by_venue[j] - lam + shifts[pick[j, size_of[j]]]
+            row[j] = np.inf
+            g[np.argsort(row, kind="stable")[: z - 1]] -= 1
+            g[j] -= 1
+        norm = float((g * g).sum())
+        if norm == 0 or theta < 1e-4:
+            break
+        lam = lam + theta * max(inside - total, 1e-9 * max(1.0, abs(inside))) / norm * g
+    if not np.isfinite(best):
+        return None
+    bound = best * scale * (1 - 1e-9) + outside
+    info = {
+        "priced": [t.name for t in priced],
+        "categorical_floor": [t.name for t in contrast if t.kind == "categorical"],
+        "grid": grid,
+        "iterations": iterations,
+        "seconds": time.perf_counter() - t0,
+        "sizes": [int(sizes[0]), int(sizes[-1])],
+        "clusters": k,
+    }
+    return bound, info
 
 
 # reference runs ---------------------------------------------------------------
@@ -620,9 +788,16 @@ def layout_quality(
         travel_best = float(geo["travel_km"])
         travel_source = "the engine's bound for travel alone, same rules (geography-only run)"
         best_source = "the geography-only layout"
+    priced: tuple[float, dict[str, Any]] | None = None
+    priced_seconds = 0.0
+    if references and any(isinstance(t, ContrastTerm) for t in weighted):
+        priced_seconds = PRICED_SHARE * time_limit
+        if stop is None or not stop.is_set():
+            priced = priced_bound(layout, seconds=priced_seconds)
     runs = 0 if travel_bound is not None or not references else 1
     runs += len(weighted) if references else 0
-    per_run = max(MIN_REFERENCE_SECONDS, time_limit / runs) if runs else 0.0
+    left = time_limit - priced_seconds
+    per_run = max(MIN_REFERENCE_SECONDS, left / runs) if runs else 0.0
     spent = 0.0
 
     def run(name: str | None, start: bool = True) -> _Run | None:
@@ -712,6 +887,8 @@ def layout_quality(
         budget_seconds=float(time_limit) if runs else 0.0,
         seconds=time.perf_counter() - t0,
         notes=tuple(notes),
+        priced_bound=None if priced is None else priced[0],
+        priced={} if priced is None else priced[1],
     )
 
 

@@ -683,6 +683,15 @@ def _quality(layout: Layout) -> dict[str, Any] | None:
             f"whole objective (each part is at least its own bound in every layout); the "
             f"engine's bound is {quality.engine_bound:,.1f}."
         )
+    if quality.priced_bound is not None:
+        priced = quality.priced
+        summary += (
+            f" A Lagrangian bound whose subproblems price the deviations (numeric: "
+            f"{', '.join(priced.get('priced', [])) or 'none'}; categorical by whole schools: "
+            f"{', '.join(priced.get('categorical_floor', [])) or 'none'}; "
+            f"{priced.get('iterations', 0)} steps in {priced.get('seconds', 0.0):.1f} s) "
+            f"gives {quality.priced_bound:,.1f} {quality.unit}."
+        )
     return {
         "table": _table(rounded(table)),
         "summary": summary,
