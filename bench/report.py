@@ -697,6 +697,7 @@ def render_quality() -> str:
                 num(_f(r["objective"])),
                 f"{num(_f(r['engine_bound']))} ({pct(_f(r['engine_gap_pct']), 1)} %)",
                 num(_f(r["separable_bound"])),
+                f"{_opt(r['priced_bound'])} ({r['priced_iterations'] or 0} steps)",
                 f"{pct(_f(r['gap_pct']), 1)} %",
                 f"{best['term']}: {_opt(best['value'])} vs {_opt(_reference(best))} "
                 f"{best['reference_kind']}, {num(_f(best['weighted_room']))} km weighted",
@@ -711,12 +712,13 @@ def render_quality() -> str:
             "objective",
             "engine's bound (gap)",
             "Σ weight × part bound",
-            "gap to the larger",
+            "priced Lagrangian bound",
+            "gap to the largest",
             "most room left",
             "reference runs",
             "checker",
         ],
-        ["---", "---:", "---:", "---:", "---:", "---:", "---", "---:", "---"],
+        ["---", "---:", "---:", "---:", "---:", "---:", "---:", "---", "---:", "---"],
         rows,
     )
     per = []
@@ -750,6 +752,29 @@ def render_quality() -> str:
         ["---", "---", "---:", "---:", "---:", "---:", "---", "---:", "---:"],
         per,
     )
+    engine_gaps = sorted(_f(r["engine_gap_pct"]) for r in summary)
+    gaps = sorted(_f(r["gap_pct"]) for r in summary)
+    engine_ratio = sorted(_f(r["objective"]) / _f(r["engine_bound"]) for r in summary)
+    ratio = sorted(_f(r["objective"]) / _f(r["bound"]) for r in summary)
+    over = [
+        (r["scenario"], _f(r["quality_seconds"]), _f(r["reference_budget_seconds"]))
+        for r in summary
+        if _f(r["quality_seconds"]) > _f(r["reference_budget_seconds"])
+    ]
+    said = (
+        f"Gap of the whole objective: {pct(engine_gaps[0], 1)}–{pct(engine_gaps[-1], 1)} % to the "
+        f"engine's bound, {pct(gaps[0], 1)}–{pct(gaps[-1], 1)} % to the largest bound here: each "
+        f"layout is shown to be within {ratio[0]:.2f}–{ratio[-1]:.2f} times the best possible "
+        f"total, where the engine's bound allowed {engine_ratio[0]:.2f}–{engine_ratio[-1]:.2f} "
+        "times. "
+        + (
+            "The reference work kept to its budget in every scenario."
+            if not over
+            else "The reference work overran its budget in "
+            + names([f"`{n}` ({q:.1f} s of {b:.1f})" for n, q, b in over])
+            + "."
+        )
+    )
     m = run["machine"]
     load = m["load_before"][0], m["load_after"][0]
     line = (
@@ -765,7 +790,7 @@ def render_quality() -> str:
             f" The engine had uncommitted changes then ({names([f'`{x}`' for x in dirty])}, "
             "another session's work in progress)."
         )
-    return head + "\n\n" + body + "\n\n" + line
+    return head + "\n\n" + said + "\n\n" + body + "\n\n" + line
 
 
 # --------------------------------------------------------------------------------------
