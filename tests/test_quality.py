@@ -374,3 +374,25 @@ def test_the_priced_bound_with_two_numeric_deviations_is_never_above_the_exact_m
     assert sorted(info["priced"]) == ["frl", "imd"]
     assert info["grid"] == 3
     assert bound <= _exact_minimum(layout) * 0.001 + 1e-6
+
+
+def test_the_priced_bound_counts_steps_when_asked_and_stops_on_request(tmp_path):
+    import threading
+
+    centres = clustering.load_centres(_tiny(tmp_path / "t.csv", 0))
+    layout = clustering.form_clusters(
+        centres,
+        clustering.SizeRule(3, 7, n_clusters=2),
+        weights=clustering.Weights(contrast={"frl": 2.0}),
+        time_limit=1,
+        workers=1,
+        baselines=False,
+        quality=False,
+    )
+    a = priced_bound(layout, seconds=0.0, max_iterations=7)
+    b = priced_bound(layout, seconds=0.0, max_iterations=7)
+    assert a[0] == b[0]
+    assert a[1]["iterations"] == 7
+    stop = threading.Event()
+    stop.set()
+    assert priced_bound(layout, seconds=10.0, stop=stop) is None  # no step made: no bound

@@ -89,6 +89,8 @@ PRICED_SHARE = 1 / 3
 #: deviation priced: 9 values for one, 3 each for two; on Kentucky's 1,435 schools with
 #: two numeric deviations, 3 × 3 reached 17,249 km in 4.2 s where 5 × 5 reached 8,859)
 PRICED_COMBINATIONS = 9
+#: subgradient steps per second of the priced bound's share in a deterministic run
+PRICED_STEPS_PER_SECOND = 25
 #: centres above which the priced bound is not computed (it holds n × n arrays)
 PRICED_MAX_CENTRES = 2500
 
@@ -453,7 +455,13 @@ def _unit(term: Any, travel_unit: str) -> str:
 # a Lagrangian bound that prices the deviations -----------------------------------
 
 
-def priced_bound(layout: Layout, *, seconds: float) -> tuple[float, dict[str, Any]] | None:
+def priced_bound(
+    layout: Layout,
+    *,
+    seconds: float,
+    max_iterations: int | None = None,
+    stop=None,
+) -> tuple[float, dict[str, Any]] | None:
     """A Lagrangian bound on the weighted objective whose subproblems price the deviations.
 
     The relaxation: drop every rule but the cluster count ``k`` and the sizes (and the
@@ -473,7 +481,8 @@ def priced_bound(layout: Layout, *, seconds: float) -> tuple[float, dict[str, An
     the largest over the grid is kept. Theme splits and partnerships split are added
     with their own bounds (:func:`term_bound`); numeric deviations beyond the
     :data:`PRICED_COMBINATIONS` grid count 0. Any ``λ`` gives a valid bound; subgradient
-    steps search for a good one for ``seconds``.
+    steps search for a good one for ``seconds`` (or, with ``max_iterations``, that many
+    steps whatever the clock: reproducible), or until ``stop`` is set.
 
     Returns the bound in the objective's unit and what it priced, or ``None`` when
     there is nothing to price, the layout has locked clusters larger or smaller than
@@ -537,7 +546,14 @@ def priced_bound(layout: Layout, *, seconds: float) -> tuple[float, dict[str, An
     lam = costs[idx, venue_of].copy()
     best, iterations, theta, stall = -np.inf, 0, 2.0, 0
     big = hi - 1
-    while time.perf_counter() - t0 < seconds:
+    while True:
+        if max_iterations is not None:
+            if iterations >= max_iterations:
+                break
+        elif time.perf_counter() - t0 >= seconds:
+            break
+        if stop is not None and stop.is_set():
+            break
         iterations += 1
         val = np.full((n, len(sizes)), -np.inf)
         pick = np.zeros((n, len(sizes)), dtype=np.int64)
@@ -794,7 +810,15 @@ def layout_quality(
     if references and any(isinstance(t, ContrastTerm) for t in weighted):
         priced_seconds = PRICED_SHARE * time_limit
         if stop is None or not stop.is_set():
-            priced = priced_bound(layout, seconds=priced_seconds)
+            priced = priced_bound(
+                layout,
+                seconds=priced_seconds,
+                # deterministic runs count steps, not seconds
+                max_iterations=int(PRICED_STEPS_PER_SECOND * priced_seconds)
+                if deterministic
+                else None,
+                stop=stop,
+            )
     runs = 0 if travel_bound is not None or not references else 1
     runs += len(weighted) if references else 0
     left = time_limit - priced_seconds
