@@ -149,6 +149,10 @@ def test_every_weighted_part_has_a_row_and_no_reference_is_above_its_value(mixed
     assert quality.priced_bound is not None
     assert quality.priced_bound <= quality.objective + 1e-6
     assert quality.priced["priced"] == ["frl"]
+    # within the budget (half of 3 s): the priced bound and one reference run only
+    assert quality.budget_seconds == pytest.approx(1.5)
+    assert quality.seconds < 1.5 + 2.0  # the checker of each reference layout comes on top
+    assert sum("no reference run" in note for note in quality.notes) == 5 - 1
     assert quality.objective == pytest.approx(mixed.objective * 0.001)
     best = quality.most_room
     assert best is not None

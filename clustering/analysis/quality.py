@@ -38,7 +38,9 @@ of ``μ``. :attr:`Quality.bound` is the strongest of the three.
 
 Computing the references costs time: :data:`QUALITY_SHARE` of the layout's time limit
 for all of them together — :data:`PRICED_SHARE` of it for the priced bound, the rest
-for the best-found runs, split evenly (at least :data:`MIN_REFERENCE_SECONDS` each).
+for the best-found runs, split evenly (at least :data:`MIN_REFERENCE_SECONDS` each;
+when they do not all fit, the parts with the largest weighted values get theirs and the
+others keep the best of the layout's own value and the geography-only layout's).
 """
 
 from __future__ import annotations
@@ -822,6 +824,17 @@ def layout_quality(
     runs = 0 if travel_bound is not None or not references else 1
     runs += len(weighted) if references else 0
     left = time_limit - priced_seconds
+    # within the budget: when it cannot give every run its least time, the parts with
+    # the largest weighted values get theirs and the others only their proven bound
+    fit = max(1, int(left // MIN_REFERENCE_SECONDS + 1e-9))
+    if runs > fit:
+        labels_now = _labels(venue_of)
+        ranked = sorted(weighted, key=lambda t: -t.weight * t.value(venue_of, labels_now))
+        keep = fit - (runs - len(weighted))
+        run_for = {t.name for t in ranked[: max(0, keep)]}
+        runs = fit
+    else:
+        run_for = {t.name for t in weighted}
     per_run = max(MIN_REFERENCE_SECONDS, left / runs) if runs else 0.0
     spent = 0.0
 
@@ -880,7 +893,11 @@ def layout_quality(
                 got = geo_row[_part_column(term)]
                 if got is not None and not pd.isna(got):
                     candidates.append((float(got), "the geography-only layout"))
-            result = run(term.name, start=not getattr(term, "arc", False))
+            result = None
+            if term.name in run_for:
+                result = run(term.name, start=not getattr(term, "arc", False))
+            else:
+                notes.append(f"{term.name}: no reference run (the budget fits {runs} runs)")
             if result is not None:
                 got = float(term.value(result.venue_of, _labels(result.venue_of)))
                 candidates.append((got, f"the engine with it alone ({per_run:.3g} s)"))
