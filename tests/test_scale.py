@@ -230,3 +230,38 @@ def test_large_parts_are_cut_into_areas_with_a_bound_for_the_whole(monkeypatch):
     # the areas' bound is a bound on the whole set: below a whole-set solve's result
     whole = form_clusters(centres, rule, time_limit=20, workers=1, baselines=False)
     assert layout.lower_bound <= whole.objective + 1e-6
+
+
+def test_clusters_either_side_of_a_cut_are_re_formed_together(monkeypatch):
+    monkeypatch.setattr(solve_module, "PART_MAX", 120)
+    rng = np.random.default_rng(7)
+    xy = rng.random((360, 2)) * 60_000  # one even spread: every cut runs through clusters
+    frame = pd.DataFrame(
+        {"id": [f"s{i}" for i in range(len(xy))], "x": xy[:, 0] + 450_000, "y": xy[:, 1] + 130_000}
+    )
+    centres = load_centres(frame, crs="EPSG:27700")
+    rule = SizeRule(8, 12)
+    layout = form_clusters(centres, rule, time_limit=12, workers=1, baselines=False)
+    stats = layout.stats
+    assert stats["areas"] >= 3
+    assert stats["seam_moves"] > 0  # re-solves drawn over the whole part, across the cuts
+    assert stats["seam_gain"] >= 0  # never worse than the areas' layouts joined
+    assert check_layout(layout, rule).ok
+    assert sorted(layout.assignments["centre_id"]) == sorted(frame["id"])
+
+
+def test_a_part_seen_through_its_rows_reads_the_whole_matrix():
+    from clustering.solver.engine import _Rows
+
+    rng = np.random.default_rng(0)
+    matrix = rng.random((30, 30))
+    rows = np.array([3, 7, 11, 29, 0])
+    view = _Rows(matrix, rows)
+    dense = matrix[np.ix_(rows, rows)]
+    a, b = np.array([0, 2, 4]), np.array([1, 3])
+    assert np.array_equal(view[np.ix_(a, b)], dense[np.ix_(a, b)])
+    assert np.array_equal(
+        view[np.arange(5), np.array([4, 3, 2, 1, 0])], dense[np.arange(5), [4, 3, 2, 1, 0]]
+    )
+    assert len(view) == 5
+    assert view.shape == (5, 5)

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..model.problem import Problem
+from . import lns
 from .areas import cut_bound, nearest_bound, shared_count_bound
 from .clock import Clock
 from .coordinators import coordinator_of
@@ -40,6 +41,10 @@ SHARED_BOUND_MAX = 6000
 #: (:func:`clustering.solver.areas.cut_bound`); a fixed rate, so that deterministic
 #: budgets stay reproducible
 CUT_BOUND_SECONDS_PER_CENTRE = 1e-4
+
+#: share of the time limit, per centre of a part cut into areas, held back for the
+#: neighbourhood search across the cuts once every area is solved (:func:`_across_cuts`)
+SEAM_SHARE = 0.2
 
 
 @dataclass
@@ -153,6 +158,7 @@ def solve(
     # (held back for that bound; the one read in blocks takes well under a second)
     reserve_shared = min(5.0, 0.1 * time_limit) if shared and len(free) <= SHARED_BOUND_MAX else 0
     reserve = reserve_shared
+    whole = list(parts)
     parts = split_large(parts, xy, rule_free, loads, masks)
     stats["areas"] = len(parts)
     multipliers = np.zeros(n)
@@ -163,6 +169,9 @@ def solve(
     # is held back (24,029 centres in 16 areas: 1.6 s measured)
     in_cut = sum(len(rows) for _, rows, _, q in parts if q in cut)
     reserve += min(0.1 * time_limit, CUT_BOUND_SECONDS_PER_CENTRE * in_cut)
+    # ... and for the search across the cuts
+    seams = SEAM_SHARE * time_limit * in_cut / max(len(free), 1)
+    reserve += seams
     # what each part needs however late it is (its construction and a first bound),
     # per centre, as measured on the parts solved so far: held back for the parts after
     needed = _Needed()
@@ -204,6 +213,14 @@ def solve(
             else:
                 stats[key] = value
     stats["budget_seconds"] = budget
+    # a part cut into areas was solved area by area: clusters on either side of a cut
+    # are now re-formed together, as anywhere else
+    for part in sorted(cut):
+        _, rows, bounds = whole[part]
+        share = seams * len(rows) / max(in_cut, 1)
+        venue_of[rows] = _across_cuts(
+            problem, rows, bounds, venue_of, share, seed, workers, scale, clock, stats, report
+        )
     # a part cut into areas: the areas' bounds hold for the cut only; the whole
     # part's bound comes from their multipliers, evaluated on every pair
     for part in sorted(cut):
@@ -239,6 +256,66 @@ def solve(
     coordinator = coordinator_of(venue_of, costs.matrix, compiled.coordinators)
     stats["clock_seconds"] = clock.elapsed() if not clock.stopped else None
     return Solution(venue_of, float(lower), coordinator, n_clusters, stats)
+
+
+def _across_cuts(
+    problem, rows, bounds, venue_of, seconds, seed, workers, scale, clock, stats, report
+):
+    """The neighbourhood search over a whole part cut into areas, for ``seconds``.
+
+    Its neighbourhoods are drawn over the whole part, so clusters on either side
+    of a cut are re-formed together. The part's member → venue costs are read
+    through a view (a block of ``rows`` only where a re-solve needs it), never
+    copied whole: 24,000 centres would take 4.6 GB.
+    """
+    if seconds <= 0 or clock.remaining() <= 0:
+        return venue_of[rows]
+    rules = problem.hard_bounds().restricted(rows, 0)
+    bounds = replace(bounds, allowed=rules.allowed, together=rules.together, apart=rules.apart)
+    local = np.full(problem.n, -1, dtype=np.int64)
+    local[rows] = np.arange(len(rows))
+    start = local[venue_of[rows]]
+    if np.any(start < 0) or bounds.violations(start):
+        return venue_of[rows]
+    t = time.perf_counter()
+    view = _Rows(problem.costs.matrix, rows)
+    objective = problem.objective.restricted(rows)
+    better, more = lns.improve(
+        view,
+        bounds,
+        start,
+        scale=scale,
+        time_limit=min(seconds, clock.remaining()),
+        seed=seed,
+        workers=workers,
+        objective=objective,
+        progress=lambda e: report("lns", e.objective, 0.0, "across the cuts"),
+        clock=clock,
+    )
+    gain = objective.cost(view, start) - objective.cost(view, better)
+    stats["seam_gain"] = stats.get("seam_gain", 0.0) + gain
+    stats["seam_seconds"] = stats.get("seam_seconds", 0.0) + time.perf_counter() - t
+    stats["seam_moves"] = stats.get("seam_moves", 0) + more.get("moves", 0)
+    stats["seam_improving_moves"] = stats.get("seam_improving_moves", 0) + more.get(
+        "improving_moves", 0
+    )
+    return rows[better]
+
+
+class _Rows:
+    """``matrix`` seen at ``rows`` only: ``view[a, b]`` is ``matrix[rows[a], rows[b]]``
+    (pairs or an ``np.ix_`` block), read when asked."""
+
+    def __init__(self, matrix, rows: np.ndarray) -> None:
+        self.matrix, self.rows = matrix, np.asarray(rows)
+        self.shape = (len(self.rows), len(self.rows))
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key) -> np.ndarray:
+        a, b = key
+        return np.asarray(self.matrix[self.rows[a], self.rows[b]])
 
 
 class _Needed:

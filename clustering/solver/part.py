@@ -46,6 +46,16 @@ KERNEL_PAIRS_MAX = 60_000
 KERNEL_PAIRS_SHARE = 0.5
 
 
+#: a large part's two searches are tried, and CP-SAT's continued, in rounds of this
+#: share of its time (:meth:`_Part.search_large`), at least :data:`ROUND_SECONDS` each
+ROUND_SHARE = 0.1
+ROUND_SECONDS = 3.0
+
+#: how many nearest venues each centre is offered in CP-SAT's model of a whole large
+#: part (its current venue too)
+RESTRICTED_CANDIDATES = 10
+
+
 def solve_part(
     costs: np.ndarray,
     start: np.ndarray | None,
@@ -132,6 +142,8 @@ class _Part:
         )
         self.fixing_step = 1.0 if self.integral else 0.0
         self.venue_of: np.ndarray | None = None
+        #: a layout breaking only the weights, to hint CP-SAT when none meets every rule
+        self.hint: np.ndarray | None = None
         self.construction_clock = 0.0
         #: held back for the polish until it starts (a sweep of a part is quick)
         self.held = min(0.2, 0.05 * time_limit)
@@ -217,6 +229,19 @@ class _Part:
                 clock=clock,
             )
             stats["repaired"] = venue_of is not None
+        if venue_of is None and bounds.weights is not None and self.left() > 0:
+            # weights too tight for the construction's repair: the layout that meets
+            # every rule but the weights still guides CP-SAT (a hint need not be valid)
+            self.hint = heuristic.construct(
+                self.arc,
+                self.xy,
+                replace(bounds, weights=None, min_weight=0.0, max_weight=np.inf),
+                seed=self.seed,
+                scale=self.scale,
+                starts=1,
+                time_limit=self.budget(0.1 * self.time_limit),
+                clock=clock,
+            )
         stats["construction_seconds"] = time.perf_counter() - t
         # on the part's clock (work units when deterministic): what later parts need
         self.construction_clock = clock.now() - ticked
@@ -358,7 +383,7 @@ class _Part:
         if searching and kernel_sized and self.open_gap():
             kept, every_core = self.kernel_search()
         if every_core and self.open_gap():
-            self.search_every_core()
+            self.search_large(kept)
         if kept is not None:
             self.stats["pairs_kept_by_bound"] = int(kept.sum())
         if self.venue_of is None or (self.full and self.open_gap() and self.left() > 0.05):
@@ -434,13 +459,90 @@ class _Part:
         self.take_shared()
         return kept, True
 
-    def search_every_core(self) -> None:
-        """Exact re-solves of neighbouring clusters on every core, for the time left."""
+    def search_large(self, kept: np.ndarray | None) -> None:
+        """CP-SAT on the whole part while it pays more than the neighbourhood search.
+
+        CP-SAT on the whole part (each centre offered its nearest venues,
+        :meth:`restricted_model`) moves venues and members across many clusters at
+        once; the neighbourhood search re-forms a few clusters at a time. Which is
+        better differs by instance: from a poor start under tight capacities with
+        many small clusters CP-SAT gains several per cent in seconds, on Kentucky's
+        schools it gains almost nothing. So each is tried for a round of
+        :data:`ROUND_SHARE` of the part's time; CP-SAT then runs more rounds for as
+        long as it gains faster than the neighbourhood search did, and the
+        neighbourhood search takes the time left in one run (it learns which
+        neighbourhoods are settled, so it is not cut into rounds). Parts whose
+        clusters average more members than :data:`RESTRICTED_CANDIDATES` get the
+        neighbourhood search alone.
+        """
+        if self.n > RESTRICTED_CANDIDATES * self.bounds.n_clusters:
+            # clusters larger than the venues each member is offered: CP-SAT could not
+            # move a venue (every member must be offered the new one)
+            self.search_every_core()
+            return
+        seconds = max(ROUND_SECONDS, ROUND_SHARE * self.time_limit)
+        rates: dict[str, float] = {}
+
+        def run(which: str) -> None:
+            # on the part's clock: work units when deterministic, so runs repeat
+            before, t = self.upper, self.clock.now()
+            if which == "cp-sat":
+                self.restricted_model(kept, seconds)
+            else:
+                self.search_every_core(seconds)
+            rates[which] = (before - self.upper) / max(self.clock.now() - t, 1e-3)
+            key = f"rounds_{which.replace('-', '')}"
+            self.stats[key] = self.stats.get(key, 0) + 1
+
+        for which in ("cp-sat", "lns"):
+            if self.open_gap() and self.left() > 2 * seconds:
+                run(which)
+        while (
+            self.open_gap()
+            and self.left() > 2 * seconds
+            and rates.get("cp-sat", 0.0) > rates.get("lns", 0.0)
+        ):
+            run("cp-sat")
+        if self.open_gap():
+            self.search_every_core()
+
+    def restricted_model(self, kept: np.ndarray | None, seconds: float) -> None:
+        """CP-SAT on the whole part, each centre offered its nearest venues, from the best
+        layout: CP-SAT's own neighbourhood search over the whole part moves venues
+        and members across many clusters at once, where the neighbourhood search
+        re-forms a few at a time."""
+        t = time.perf_counter()
+        bounds = self.bounds if kept is None else replace(self.bounds, allowed=kept)
+        result = cpsat.solve_cpsat(
+            self.costs,
+            bounds,
+            scale=self.scale,
+            hint=self.venue_of,
+            candidates=RESTRICTED_CANDIDATES,
+            time_limit=self.budget(seconds),
+            workers=self.workers,
+            seed=self.seed,
+            lower_bound=self.lower,
+            stop_gap=self.gap_target,
+            progress=lambda e: self.report("cp-sat", e.objective, self.lower),
+            objective=self.objective,
+            clock=self.clock,
+        )
+        self.stats.update(
+            restricted_status=result.status, restricted_seconds=time.perf_counter() - t
+        )
+        if result.venue_of is not None and not self.bounds.violations(result.venue_of):
+            value = self.objective.cost(self.costs, result.venue_of)
+            if value < self.upper:
+                self.venue_of, self.upper = result.venue_of, value
+
+    def search_every_core(self, seconds: float | None = None) -> None:
+        """Exact re-solves of neighbouring clusters on every core (default: the time left)."""
         self.venue_of, lns_stats = lns.improve(
             self.costs,
             self.bounds,
             self.venue_of,
-            time_limit=self.left(),
+            time_limit=self.left() if seconds is None else self.budget(seconds),
             workers=self.workers,
             clock=self.clock,
             **self._lns_args(),
@@ -454,28 +556,36 @@ class _Part:
         full = self.full
         cp_bounds = self.bounds if kept is None else replace(self.bounds, allowed=kept)
         upper_before = self.upper
-        result = cpsat.solve_cpsat(
-            costs,
-            cp_bounds,
-            scale=self.scale,
-            hint=self.venue_of,
-            candidates=self.n if full else 24,
-            # with a layout in hand, the time left; without one, at least 1 s
-            time_limit=self.left() if self.venue_of is not None else max(self.left(), 1.0),
-            # one worker with the full LP relaxation proves these models far faster
-            # than two (the second core runs the neighbourhood search meanwhile)
-            workers=1 if full else self.workers,
-            seed=self.seed,
-            lower_bound=lower,
-            stop_gap=self.gap_target,
-            progress=lambda e: self.report("cp-sat", e.objective, lower),
-            objective=objective,
-            # the search beside it refines each layout CP-SAT finds
-            on_solution=None
-            if self.concurrent is None
-            else (lambda found: self.shared.offer(found, objective.cost(costs, found))),
-            clock=self.clock,
-        )
+        hinted = self.venue_of is not None or self.hint is not None
+
+        def run(candidates: int):
+            return cpsat.solve_cpsat(
+                costs,
+                cp_bounds,
+                scale=self.scale,
+                hint=self.venue_of if self.venue_of is not None else self.hint,
+                # a hint's neighbourhood is searched best in a small model
+                candidates=candidates,
+                # with a layout in hand, the time left; without one, at least 1 s
+                time_limit=self.left() if self.venue_of is not None else max(self.left(), 1.0),
+                # one worker with the full LP relaxation proves these models far faster
+                # than two (the second core runs the neighbourhood search meanwhile)
+                workers=1 if full else self.workers,
+                seed=self.seed,
+                lower_bound=lower,
+                stop_gap=self.gap_target,
+                progress=lambda e: self.report("cp-sat", e.objective, lower),
+                objective=objective,
+                # the search beside it refines each layout CP-SAT finds
+                on_solution=None
+                if self.concurrent is None
+                else (lambda found: self.shared.offer(found, objective.cost(costs, found))),
+                clock=self.clock,
+            )
+
+        result = run(self.n if full else (RESTRICTED_CANDIDATES if hinted else 24))
+        if result.venue_of is None and hinted and not full and self.left() > 0.05:
+            result = run(24)  # none among the nearest few: offer more
         stats.update(cpsat_status=result.status, cpsat_seconds=result.seconds)
         if result.venue_of is not None:
             # CP-SAT's bound is exact for floored member → venue costs, themes and
