@@ -1084,37 +1084,58 @@ def render_runs() -> str:
 
 
 def render_stefanello60() -> str:
-    """The tight-capacity TSPLIB-derived family (issue 15's target) at 60 s an instance."""
+    """The tight-capacity TSPLIB-derived family (issue 15's target) at 60 s an instance,
+    beside the previous engine's run (``stefanello60_before``) where it is kept."""
     folder = RESULTS / "stefanello60"
     run = _last_run(folder / "run.json")
     rows = cpmp_rows("stefanello60")
+    before = {}
+    before_run = None
+    if (RESULTS / "stefanello60_before" / "summary.csv").exists():
+        before = {r["instance"]: r for r in cpmp_rows("stefanello60_before")}
+        before_run = _last_run(RESULTS / "stefanello60_before" / "run.json")
     gaps = sorted(r["gap_pct"] for r in rows)
     median = statistics.median(gaps)
     within = sum(g <= 1.0 for g in gaps)
-    body = table(
-        ["instance", "n", "p", "objective", "best known", "above best %", "to best s", "status"],
-        ["---", "---:", "---:", "---:", "---:", "---:", "---:", "---"],
-        [
-            [
-                r["instance"],
-                num(r["n"], 0),
-                str(r["p"]),
-                num(r["objective"], 1),
-                num(r["best"], 1),
-                pct(r["gap_pct"]),
-                seconds(r["to_best"]),
-                r["status"],
-            ]
-            for r in rows
-        ],
-    )
-    return (
+    heads = ["instance", "n", "p", "objective", "best known", "above best %"]
+    aligns = ["---", "---:", "---:", "---:", "---:", "---:"]
+    if before:
+        heads.append("before %")
+        aligns.append("---:")
+    heads += ["to best s", "status"]
+    aligns += ["---:", "---"]
+    out_rows = []
+    for r in rows:
+        cells = [
+            r["instance"],
+            num(r["n"], 0),
+            str(r["p"]),
+            num(r["objective"], 1),
+            num(r["best"], 1),
+            pct(r["gap_pct"]),
+        ]
+        if before:
+            b = before.get(r["instance"])
+            cells.append("–" if b is None else pct(b["gap_pct"]))
+        cells += [seconds(r["to_best"]), r["status"]]
+        out_rows.append(cells)
+    text = (
         f"`{command(run)}`\n"
         f"(`bench/results/stefanello60/`: {_run_line(run, 'per instance')}). "
         f"{len(rows)} instances: **{within} of {len(rows)} within 1 % of the best known, median "
         f"{pct(median)} %, worst {pct(gaps[-1])} %** (target: every one within 1 % in 5 minutes, "
-        "median within 0.5 %).\n\n" + body
+        "median within 0.5 %)."
     )
+    if before:
+        old = sorted(b["gap_pct"] for b in before.values())
+        text += (
+            " *before %*: the engine before issue 15's search "
+            "(`bench/results/stefanello60_before/`, "
+            f"commit {(before_run or {}).get('engine', {}).get('git_head', '–')[:7]}): "
+            f"{sum(g <= 1.0 for g in old)} of {len(old)} within 1 %, median "
+            f"{pct(statistics.median(old))} %, worst {pct(old[-1])} %."
+        )
+    return text + "\n\n" + table(heads, aligns, out_rows)
 
 
 BLOCKS: dict[str, Callable[[], str]] = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -203,3 +204,15 @@ def test_an_unset_stop_event_changes_nothing():
     b = clustering.form_clusters(centres, stop=threading.Event(), **kwargs)
     assert b.stats["stopped"] is False
     assert a.objective == b.objective
+
+
+def test_an_edited_layout_is_measured_again_not_given_the_quality_from_before(layout):
+    before = clustering.layout_quality(layout)
+    with_quality = dataclasses.replace(layout, stats=dict(layout.stats, quality=before.to_dict()))
+    frame = layout.centres
+    member = frame[~frame["is_venue"]].iloc[0]
+    target = int(frame.loc[frame["cluster"] != member["cluster"], "cluster"].iloc[0])
+    moved, _ = clustering.move_centre(with_quality, member["centre_id"], target)
+    assert "quality" not in moved.stats
+    again = clustering.layout_quality(moved)
+    assert again.terms[0].value == pytest.approx(moved.stats["objective_parts"]["travel"], rel=1e-9)

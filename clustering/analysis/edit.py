@@ -95,7 +95,8 @@ def move_centre(layout: Layout, centre_id: object, cluster: int) -> tuple[Layout
     edited["is_venue"] = venue_of == np.arange(n)
     edited["distance"] = costs[np.arange(n), venue_of]
     edited["coordinator"] = coordinator_of(venue_of, costs, problem.compiled.coordinators)
-    stats = {k: v for k, v in layout.stats.items() if k != "stopped"}
+    # the quality record measured the layout before the move: it is measured again on request
+    stats = {k: v for k, v in layout.stats.items() if k not in ("stopped", "quality")}
     stats["objective_parts"] = problem.objective.parts(costs, venue_of)
     out = replace(
         layout,

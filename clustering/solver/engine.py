@@ -219,7 +219,7 @@ def solve(
         _, rows, bounds = whole[part]
         share = seams * len(rows) / max(in_cut, 1)
         venue_of[rows] = _across_cuts(
-            problem, rows, bounds, venue_of, share, seed, workers, scale, clock, stats, report
+            problem, rows, bounds, venue_of, share, seed, workers, scale, clock, stats, report, t0
         )
     # a part cut into areas: the areas' bounds hold for the cut only; the whole
     # part's bound comes from their multipliers, evaluated on every pair
@@ -259,7 +259,7 @@ def solve(
 
 
 def _across_cuts(
-    problem, rows, bounds, venue_of, seconds, seed, workers, scale, clock, stats, report
+    problem, rows, bounds, venue_of, seconds, seed, workers, scale, clock, stats, report, t0
 ):
     """The neighbourhood search over a whole part cut into areas, for ``seconds``.
 
@@ -278,6 +278,11 @@ def _across_cuts(
     if np.any(start < 0) or bounds.violations(start):
         return venue_of[rows]
     t = time.perf_counter()
+
+    def improved(value: float) -> None:
+        stats["best_found_seconds"] = time.perf_counter() - t0
+        report("lns", value, 0.0, "across the cuts")
+
     view = _Rows(problem.costs.matrix, rows)
     objective = problem.objective.restricted(rows)
     better, more = lns.improve(
@@ -289,7 +294,7 @@ def _across_cuts(
         seed=seed,
         workers=workers,
         objective=objective,
-        progress=lambda e: report("lns", e.objective, 0.0, "across the cuts"),
+        progress=lambda e: improved(e.objective),
         clock=clock,
     )
     gain = objective.cost(view, start) - objective.cost(view, better)
