@@ -1138,7 +1138,97 @@ def render_stefanello60() -> str:
     return text + "\n\n" + table(heads, aligns, out_rows)
 
 
+def render_best_known() -> str:
+    """The best layout any method found per sample, and the short runs measured against it."""
+    folder = RESULTS / "best_known"
+    best = _csv(folder / "summary.csv")
+    runs = _csv(folder / "runs.csv")
+    lines = [
+        "`bench/results/best_known/` (`.venv/bin/python bench/best_known.py --samples kentucky "
+        "--seconds 600 --seeds 0`; each layout re-checked and its travel recomputed in "
+        "straight-line metres, as `bench/peers.py` measures it; 2 workers on the 2-CPU "
+        "machine, whose load is not recorded):",
+        "",
+        table(
+            [
+                "sample",
+                "schools",
+                "clusters",
+                "best known km",
+                "found by",
+                "seed",
+                "run s",
+                "recorded",
+                "commit",
+            ],
+            ["---", "---:", "---:", "---:", "---", "---:", "---:", "---", "---"],
+            [
+                [
+                    r["sample"],
+                    num(_f(r["n"]), 0),
+                    r["p"],
+                    num(_f(r["total_km"]), 1),
+                    r["method"],
+                    r["seed"],
+                    num(_f(r["seconds"]), 0),
+                    r["recorded_utc"],
+                    r["commit"],
+                ]
+                for r in best
+            ],
+        ),
+        "",
+        "Every run so far (`runs.csv`):",
+        "",
+        table(
+            ["sample", "method", "seed", "run s", "total km", "valid", "recorded", "commit"],
+            ["---", "---", "---:", "---:", "---:", "---", "---", "---"],
+            [
+                [
+                    r["sample"],
+                    r["method"],
+                    r["seed"],
+                    num(_f(r["seconds"]), 0),
+                    num(_f(r["total_km"]), 1) if r["total_km"] else "–",
+                    r["valid"],
+                    r["recorded_utc"],
+                    r["commit"],
+                ]
+                for r in runs
+            ],
+        ),
+    ]
+    short = sorted(folder.glob("short_*s.csv"))
+    for path in short:
+        rows = _csv(path)
+        limit = rows[0]["time_limit"]
+        lines += [
+            "",
+            f"The engine at {_f(limit):g} s against it (`{path.name}`, "
+            f"`.venv/bin/python bench/best_known.py --short {_f(limit):g} --seeds "
+            f"{' '.join(r['seed'] for r in rows)} --samples "
+            f"{' '.join(sorted({r['sample'] for r in rows}))}`):",
+            "",
+        ]
+        by_sample: dict[str, list[dict[str, str]]] = {}
+        for r in rows:
+            by_sample.setdefault(r["sample"], []).append(r)
+        for sample, group in by_sample.items():
+            above = [_f(r["above_best_pct"]) for r in group]
+            kms = [_f(r["total_km"]) for r in group]
+            spread = 100.0 * (max(kms) - min(kms)) / min(kms)
+            lines.append(
+                f"- **{sample}: {pct(min(above))}–{pct(max(above))} % above the best known** "
+                f"({', '.join(num(k, 1) for k in kms)} km for seeds "
+                f"{', '.join(r['seed'] for r in group)}; best known "
+                f"{num(_f(group[0]['best_known_km']), 1)} km); spread across seeds "
+                f"{pct(spread)} % (targets: at most 0.3 % above, spread under 0.5 %)."
+            )
+    return "\n".join(lines)
+
+
 BLOCKS: dict[str, Callable[[], str]] = {
+    "best-known": render_best_known,
     "stefanello60": render_stefanello60,
     "runs": render_runs,
     "cpmp": render_cpmp,
