@@ -232,6 +232,24 @@ def test_large_parts_are_cut_into_areas_with_a_bound_for_the_whole(monkeypatch):
     assert layout.lower_bound <= whole.objective + 1e-6
 
 
+def test_a_part_cut_into_areas_from_a_matrix_gets_a_bound_from_its_own_costs(monkeypatch):
+    # no straight lines to bound it with (a matrix), and capacities the sizes do not show:
+    # the whole part's Lagrangian, from the areas' multipliers, still bounds it
+    frame, matrix, cap = _pmedcap_like(160, 16, 3)
+    centres = load_centres(frame, crs="EPSG:3857")
+    rule = SizeRule(1, 160, n_clusters=16, size_by="demand", max_weight=cap)
+    args = dict(distances=matrix, time_limit=8, workers=1, baselines=False)
+    whole = form_clusters(centres, rule, **args)
+    monkeypatch.setattr(solve_module, "PART_MAX", 80)
+    layout = form_clusters(centres, rule, **args)
+    assert layout.stats["areas"] >= 2
+    assert check_layout(layout, rule, matrix=matrix).ok
+    assert layout.stats["dense_cut_bound"] > 0
+    # valid: below what the whole part solved at once reaches, and not far below its bound
+    assert 0.9 * whole.lower_bound <= layout.lower_bound <= whole.objective + 1e-6
+    assert layout.lower_bound <= layout.objective + 1e-6
+
+
 def test_clusters_either_side_of_a_cut_are_re_formed_together(monkeypatch):
     monkeypatch.setattr(solve_module, "PART_MAX", 120)
     rng = np.random.default_rng(7)

@@ -22,9 +22,10 @@ from typing import Any
 import numpy as np
 
 from ..model.problem import Problem
-from . import lns
+from . import bound, lns
 from .areas import cut_bound, nearest_bound, shared_count_bound
 from .clock import Clock
+from .construct import layout_cost
 from .coordinators import coordinator_of
 from .part import solve_part
 from .parts import parts_of, split_large
@@ -41,6 +42,15 @@ SHARED_BOUND_MAX = 6000
 #: (:func:`clustering.solver.areas.cut_bound`); a fixed rate, so that deterministic
 #: budgets stay reproducible
 CUT_BOUND_SECONDS_PER_CENTRE = 1e-4
+
+#: centres of a part cut into areas up to which its bound is also computed on its own
+#: member → venue costs (a dense block: 3,000 centres, 72 MB), from the areas'
+#: multipliers: it counts the weights (capacities), which the straight-line bound
+#: read in blocks does not, and it holds for costs that are not straight lines
+DENSE_CUT_MAX = 3000
+
+#: share of the time limit (at most 5 s) held back for that bound
+DENSE_CUT_SHARE = 0.05
 
 #: share of the time limit, per centre of a part cut into areas, held back for the
 #: neighbourhood search across the cuts once every area is solved (:func:`_across_cuts`)
@@ -169,6 +179,9 @@ def solve(
     # is held back (24,029 centres in 16 areas: 1.6 s measured)
     in_cut = sum(len(rows) for _, rows, _, q in parts if q in cut)
     reserve += min(0.1 * time_limit, CUT_BOUND_SECONDS_PER_CENTRE * in_cut)
+    dense_cut = [q for q in cut if len(whole[q][1]) <= DENSE_CUT_MAX]
+    dense_seconds = min(5.0, DENSE_CUT_SHARE * time_limit) if dense_cut else 0.0
+    reserve += dense_seconds
     # ... and for the search across the cuts
     seams = SEAM_SHARE * time_limit * in_cut / max(len(free), 1)
     reserve += seams
@@ -225,9 +238,18 @@ def solve(
     # part's bound comes from their multipliers, evaluated on every pair
     for part in sorted(cut):
         rows = np.concatenate([r for _, r, _, q in parts if q == part])
-        lower += cut_bound(rows, xy, multipliers, rule_free, parts, part, costs, objective)
+        part_lower = cut_bound(rows, xy, multipliers, rule_free, parts, part, costs, objective)
+        if part in dense_cut:
+            _, rows, bounds = whole[part]
+            seconds = dense_seconds * len(rows) / sum(len(whole[q][1]) for q in dense_cut)
+            dense = _dense_cut_bound(problem, rows, bounds, venue_of, multipliers, seconds, clock)
+            stats["dense_cut_bound"] = stats.get("dense_cut_bound", 0.0) + dense
+            part_lower = max(part_lower, dense)
+        lower += part_lower
     if cut:
-        stats["bound_note"] = "areas cut from a large part share one bound (straight lines)"
+        stats["bound_note"] = "areas cut from a large part share one bound (" + (
+            "on its own costs, from the areas' multipliers)" if dense_cut else "straight lines)"
+        )
     if shared and len(free) > SHARED_BOUND_MAX:
         # the whole-set bound reads a free × free array: too large here (24,000 centres:
         # 4.6 GB); each member's nearest other centre in its area bounds it instead
@@ -305,6 +327,27 @@ def _across_cuts(
         "improving_moves", 0
     )
     return rows[better]
+
+
+def _dense_cut_bound(problem, rows, bounds, venue_of, multipliers, seconds, clock) -> float:
+    """The Lagrangian bound of a part cut into areas on its own costs, from the areas'
+    multipliers (every multiplier vector gives a valid bound; a few steps raise it)."""
+    rules = problem.hard_bounds().restricted(rows, 0)
+    bounds = replace(bounds, allowed=rules.allowed, together=rules.together, apart=rules.apart)
+    arc = problem.objective.restricted(rows).arc_costs(problem.costs.matrix[np.ix_(rows, rows)])
+    local = np.full(problem.n, -1, dtype=np.int64)
+    local[rows] = np.arange(len(rows))
+    upper = layout_cost(arc, local[venue_of[rows]])
+    lb = bound.lagrangian_bound(
+        bound.relaxed_costs(arc, bounds),
+        bounds,
+        upper,
+        start=multipliers[rows],
+        # past the deadline: one step (a valid, if loose, bound)
+        time_limit=max(0.0, min(seconds, clock.remaining())),
+        clock=clock,
+    )
+    return max(float(lb.value), 0.0)
 
 
 class _Rows:
