@@ -238,7 +238,7 @@ def test_a_part_cut_into_areas_from_a_matrix_gets_a_bound_from_its_own_costs(mon
     frame, matrix, cap = _pmedcap_like(160, 16, 3)
     centres = load_centres(frame, crs="EPSG:3857")
     rule = SizeRule(1, 160, n_clusters=16, size_by="demand", max_weight=cap)
-    args = dict(distances=matrix, time_limit=8, workers=1, baselines=False)
+    args = dict(distances=matrix, time_limit=5, workers=1, baselines=False)
     whole = form_clusters(centres, rule, **args)
     monkeypatch.setattr(solve_module, "PART_MAX", 80)
     layout = form_clusters(centres, rule, **args)
