@@ -195,8 +195,7 @@ def solve(
         share = max(0.0, min(share, clock.remaining()))
         if clock.expired:
             stats["parts_after_deadline"] = stats.get("parts_after_deadline", 0) + 1
-        rules = hard.restricted(rows, 0)
-        bounds = replace(bounds, allowed=rules.allowed, together=rules.together, apart=rules.apart)
+        bounds = _with_rules(hard, rows, bounds)
         local, part_lower, part_stats, lam = solve_part(
             costs.matrix[np.ix_(rows, rows)],
             _local_start(start, rows),
@@ -292,11 +291,8 @@ def _across_cuts(
     """
     if seconds <= 0 or clock.remaining() <= 0:
         return venue_of[rows]
-    rules = problem.hard_bounds().restricted(rows, 0)
-    bounds = replace(bounds, allowed=rules.allowed, together=rules.together, apart=rules.apart)
-    local = np.full(problem.n, -1, dtype=np.int64)
-    local[rows] = np.arange(len(rows))
-    start = local[venue_of[rows]]
+    bounds = _with_rules(problem.hard_bounds(), rows, bounds)
+    start = _local_layout(venue_of, rows)
     if np.any(start < 0) or bounds.violations(start):
         return venue_of[rows]
     t = time.perf_counter()
@@ -332,12 +328,9 @@ def _across_cuts(
 def _dense_cut_bound(problem, rows, bounds, venue_of, multipliers, seconds, clock) -> float:
     """The Lagrangian bound of a part cut into areas on its own costs, from the areas'
     multipliers (every multiplier vector gives a valid bound; a few steps raise it)."""
-    rules = problem.hard_bounds().restricted(rows, 0)
-    bounds = replace(bounds, allowed=rules.allowed, together=rules.together, apart=rules.apart)
+    bounds = _with_rules(problem.hard_bounds(), rows, bounds)
     arc = problem.objective.restricted(rows).arc_costs(problem.costs.matrix[np.ix_(rows, rows)])
-    local = np.full(problem.n, -1, dtype=np.int64)
-    local[rows] = np.arange(len(rows))
-    upper = layout_cost(arc, local[venue_of[rows]])
+    upper = layout_cost(arc, _local_layout(venue_of, rows))
     lb = bound.lagrangian_bound(
         bound.relaxed_costs(arc, bounds),
         bounds,
@@ -348,6 +341,19 @@ def _dense_cut_bound(problem, rows, bounds, venue_of, multipliers, seconds, cloc
         clock=clock,
     )
     return max(float(lb.value), 0.0)
+
+
+def _with_rules(hard, rows: np.ndarray, bounds):
+    """``bounds`` with the pairwise rules of ``hard`` for the centres ``rows``."""
+    rules = hard.restricted(rows, 0)
+    return replace(bounds, allowed=rules.allowed, together=rules.together, apart=rules.apart)
+
+
+def _local_layout(venue_of: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The venues of ``rows`` as positions in ``rows`` (``-1``: a venue outside them)."""
+    local = np.full(len(venue_of), -1, dtype=np.int64)
+    local[rows] = np.arange(len(rows))
+    return local[venue_of[rows]]
 
 
 class _Rows:
